@@ -1,0 +1,110 @@
+/**
+ * buildApp(core): the one function that builds the HTTP application, used by the server, the tests and
+ * the benchmarks. It registers cross-cutting plugins first (errors, CORS, docs, overload protection),
+ * then one encapsulated plugin per route area.
+ */
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import underPressure from '@fastify/under-pressure';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Core } from './core.ts';
+import { registerErrorHandling } from './http/error-handler.ts';
+import { ProblemSchema } from './http/problem.ts';
+import { healthRoutes } from './routes/health/routes.ts';
+import { VERSION } from './version.ts';
+
+export interface AppOptions {
+  /** Override the logger (tests pass false). */
+  logger?: boolean | object;
+  /** Body size limit in bytes (default 1 MiB). */
+  bodyLimit?: number;
+}
+
+export type App = FastifyInstance & { core: Core };
+
+function loggerFor(core: Core, override: AppOptions['logger']) {
+  if (override !== undefined) return override;
+  const { logLevel, nodeEnv } = core.config;
+  if (nodeEnv === 'development' && process.stdout.isTTY) {
+    return {
+      level: logLevel,
+      transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
+    };
+  }
+  return { level: logLevel };
+}
+
+export async function buildApp(core: Core, options: AppOptions = {}): Promise<App> {
+  const app = Fastify({
+    logger: loggerFor(core, options.logger),
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
+    },
+    // Stop keep-alive sockets promptly on close so SIGTERM shutdown does not wait for idle clients.
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('core', core);
+  app.addSchema(ProblemSchema);
+  registerErrorHandling(app);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(cors, {
+    origin: core.config.corsOrigins.includes('*') ? true : core.config.corsOrigins,
+    credentials: !core.config.corsOrigins.includes('*'),
+    exposedHeaders: ['x-request-id', 'retry-after', 'content-disposition'],
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Tenantry API',
+        version: VERSION,
+        description: 'Multi-tenant TODO lists: one PostgreSQL schema per tenant.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          tenant: { type: 'apiKey', in: 'header', name: 'tenant' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(underPressure, {
+    maxEventLoopDelay: 1_000,
+    retryAfter: 5,
+    pressureHandler: (_request, reply, type) => {
+      reply
+        .code(503)
+        .header('retry-after', '5')
+        .type('application/problem+json')
+        .send({
+          type: 'https://tenantry.dev/problems/unavailable',
+          title: 'Service unavailable',
+          status: 503,
+          detail: `The server is overloaded (${type}); try again shortly`,
+        });
+    },
+  });
+
+  await app.register(healthRoutes);
+  return app as unknown as App;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    core: Core;
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Configuration: every environment variable of SPEC section 9, parsed and validated once.
+ *
+ * Nothing in the code base reads `process.env` except `loadConfig`'s caller (server, CLI, bench), so
+ * tests build a Config from a plain object and need no module mocks. A bad value stops the start with a
+ * message naming the variable and the form it expects; all problems are reported at once.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type NodeEnv = 'development' | 'production' | 'test';
+export type MigrateOnStart = 'off' | 'background' | 'blocking';
+
+export interface Config {
+  /** Connection string of the default host; undefined → embedded PostgreSQL. */
+  databaseUrl: string | undefined;
+  /** Extra database hosts by name (SPEC 7). Never contains `default`. */
+  tenantDatabaseUrls: Record<string, string>;
+  port: number;
+  host: string;
+  /** undefined → generated at start in development, /cc disabled in production. */
+  ccAdminToken: string | undefined;
+  /** Allowed CORS origins; `['*']` allows any, `[]` disables CORS headers. */
+  corsOrigins: string[];
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  appUrl: string;
+  migrateTenantsOnStart: MigrateOnStart;
+  logLevel: LogLevel;
+  nodeEnv: NodeEnv;
+  webConcurrency: number;
+  /** Folder for local state (embedded PostgreSQL data, mail outbox). */
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const NODE_ENVS: readonly NodeEnv[] = ['development', 'production', 'test'];
+const MIGRATE_MODES: readonly MigrateOnStart[] = ['off', 'background', 'blocking'];
+const HOST_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+
+type Env = Record<string, string | undefined>;
+
+/** Reads `.env` in `cwd` (if present) beneath the real environment: real variables win, as with dotenv. */
+export function environmentWithDotenv(env: Env = process.env, dotenvPath = '.env'): Env {
+  let fileValues: Record<string, string> = {};
+  try {
+    fileValues = parseDotenv(readFileSync(dotenvPath));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  return { ...fileValues, ...env };
+}
+
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const raw = env[name];
+    return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+  };
+
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name}=${JSON.stringify(raw)}: expected one of ${allowed.join(', ')}`);
+    return fallback;
+  };
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+
+  const url = (name: string, protocols: string[], fallback?: string): string | undefined => {
+    const raw = value(name) ?? fallback;
+    if (raw === undefined) return undefined;
+    if (!isUrl(raw, protocols)) {
+      problems.push(`${name}: expected a ${protocols.map((p) => `${p}//…`).join(' or ')} URL`);
+      return undefined;
+    }
+    return raw;
+  };
+
+  const nodeEnv = oneOf('NODE_ENV', NODE_ENVS, 'development');
+  const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const tenantDatabaseUrls = parseHostMap(value('TENANT_DATABASE_URLS'), problems);
+  const port = integer('PORT', 8000, 0, 65535);
+  const host = value('HOST') ?? (nodeEnv === 'production' ? '0.0.0.0' : '127.0.0.1');
+
+  const ccAdminToken = value('CC_ADMIN_TOKEN');
+  if (ccAdminToken !== undefined && ccAdminToken.length < 16) {
+    problems.push('CC_ADMIN_TOKEN: expected at least 16 characters (use a long random secret)');
+  }
+
+  const corsOrigins = parseCorsOrigins(value('CORS_ORIGINS'), problems);
+  const smtpUrl = url('SMTP_URL', ['smtp:', 'smtps:']);
+  const mailFrom = value('MAIL_FROM') ?? 'Tenantry <no-reply@localhost>';
+  if (!/@/.test(mailFrom))
+    problems.push('MAIL_FROM: expected an e-mail address, e.g. "Tenantry <no-reply@example.com>"');
+  const appUrl = (url('APP_URL', ['http:', 'https:'], 'http://localhost:3000') ?? '').replace(/\/+$/, '');
+  const migrateTenantsOnStart = oneOf('MIGRATE_TENANTS_ON_START', MIGRATE_MODES, 'background');
+  const logLevel = oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info');
+  const webConcurrency = integer('WEB_CONCURRENCY', 1, 1, 64);
+  const dataDir = value('DATA_DIR') ?? '.data';
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    databaseUrl,
+    tenantDatabaseUrls,
+    port,
+    host,
+    ccAdminToken,
+    corsOrigins,
+    smtpUrl,
+    mailFrom,
+    appUrl,
+    migrateTenantsOnStart,
+    logLevel,
+    nodeEnv,
+    webConcurrency,
+    dataDir,
+  };
+}
+
+function isUrl(raw: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(raw).protocol);
+  } catch {
+    return false;
+  }
+}
+
+function parseHostMap(raw: string | undefined, problems: string[]): Record<string, string> {
+  if (raw === undefined) return {};
+  const expected =
+    'TENANT_DATABASE_URLS: expected a JSON object like {"eu2": "postgres://user:pass@host:5432/db"}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    problems.push(`${expected} (it is not valid JSON)`);
+    return {};
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(expected);
+    return {};
+  }
+  const hosts: Record<string, string> = {};
+  for (const [name, target] of Object.entries(parsed)) {
+    if (!HOST_NAME.test(name) || name === 'default') {
+      problems.push(
+        `TENANT_DATABASE_URLS: host name ${JSON.stringify(name)} must match ${HOST_NAME} and not be "default"`,
+      );
+    } else if (typeof target !== 'string' || !isUrl(target, ['postgres:', 'postgresql:'])) {
+      problems.push(`TENANT_DATABASE_URLS: host ${JSON.stringify(name)} needs a postgres://… URL`);
+    } else {
+      hosts[name] = target;
+    }
+  }
+  return hosts;
+}
+
+function parseCorsOrigins(raw: string | undefined, problems: string[]): string[] {
+  if (raw === undefined) return [];
+  const origins = raw
+    .split(',')
+    .map((origin) => origin.trim().replace(/\/+$/, ''))
+    .filter((origin) => origin !== '');
+  for (const origin of origins) {
+    if (origin !== '*' && !isUrl(origin, ['http:', 'https:'])) {
+      problems.push(
+        `CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin; expected comma-separated http(s)://host[:port] or *`,
+      );
+    }
+  }
+  return origins;
+}

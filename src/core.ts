@@ -1,0 +1,58 @@
+/**
+ * The parts every entry point (server, CLI, tests, benchmarks) shares, built once from a Config:
+ * database hosts, migration sets and runners, the tenant registry and lifecycle service.
+ */
+import type { Config } from './config.ts';
+import { DatabaseHosts, DEFAULT_HOST } from './db/hosts.ts';
+import { loadMigrationSet } from './migrations/migration-set.ts';
+import { MigrationRunner, type RunnerOptions } from './migrations/runner.ts';
+import { TenantRegistry } from './tenancy/registry.ts';
+import { TenantService } from './tenancy/tenant-service.ts';
+
+export interface Core {
+  config: Config;
+  hosts: DatabaseHosts;
+  publicRunner: MigrationRunner;
+  tenantRunner: MigrationRunner;
+  registry: TenantRegistry;
+  tenants: TenantService;
+  /** Brings the public schema to head; the server refuses to serve if this fails. */
+  migratePublic(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CoreOptions {
+  /** URL of the default host (DATABASE_URL or the embedded server). */
+  defaultDatabaseUrl: string;
+  poolSize?: number;
+  runner?: RunnerOptions;
+  /** Folders of the migration sets (tests point these at fixtures). */
+  migrationFolders?: { public?: string; tenant?: string };
+}
+
+export async function openCore(config: Config, options: CoreOptions): Promise<Core> {
+  const hosts = new DatabaseHosts(
+    { [DEFAULT_HOST]: options.defaultDatabaseUrl, ...config.tenantDatabaseUrls },
+    { max: options.poolSize ?? 10 },
+  );
+  const [publicSet, tenantSet] = await Promise.all([
+    loadMigrationSet('public', options.migrationFolders?.public),
+    loadMigrationSet('tenant', options.migrationFolders?.tenant),
+  ]);
+  const publicRunner = new MigrationRunner(publicSet, options.runner);
+  const tenantRunner = new MigrationRunner(tenantSet, options.runner);
+  const registry = new TenantRegistry(hosts.db(DEFAULT_HOST));
+  const tenants = new TenantService(hosts, registry, tenantRunner);
+  return {
+    config,
+    hosts,
+    publicRunner,
+    tenantRunner,
+    registry,
+    tenants,
+    async migratePublic() {
+      await publicRunner.upgrade({ host: DEFAULT_HOST, db: hosts.db(DEFAULT_HOST), schema: 'public' });
+    },
+    close: () => hosts.close(),
+  };
+}

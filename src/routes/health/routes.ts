@@ -1,0 +1,92 @@
+/**
+ * Liveness and readiness: `GET /health` (the process answers), `GET /health/db` (every configured
+ * database host answers a query; 503 problem+json naming the hosts that do not), `GET /` (name, version,
+ * and the tenant header echoed back as the predecessor did).
+ */
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { sql } from 'kysely';
+import { Type } from 'typebox';
+import { problemResponses, problems } from '../../http/problem.ts';
+import { NAME, VERSION } from '../../version.ts';
+
+const HOST_CHECK_TIMEOUT_MS = 2_000;
+
+export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/',
+    {
+      schema: {
+        operationId: 'root.info',
+        tags: ['health'],
+        headers: Type.Object({ tenant: Type.Optional(Type.String({ maxLength: 200 })) }),
+        response: {
+          200: Type.Object({
+            name: Type.String(),
+            version: Type.String(),
+            tenant: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
+      },
+    },
+    async (request) => ({ name: NAME, version: VERSION, tenant: request.headers.tenant ?? null }),
+  );
+
+  app.get(
+    '/health',
+    {
+      schema: {
+        operationId: 'health.process',
+        tags: ['health'],
+        response: { 200: Type.Object({ status: Type.Literal('ok'), uptime_s: Type.Number() }) },
+      },
+    },
+    async () => ({ status: 'ok' as const, uptime_s: Math.round(process.uptime()) }),
+  );
+
+  app.get(
+    '/health/db',
+    {
+      schema: {
+        operationId: 'health.database',
+        tags: ['health'],
+        response: {
+          200: Type.Object({
+            status: Type.Literal('ok'),
+            hosts: Type.Record(
+              Type.String(),
+              Type.Object({ status: Type.String(), latency_ms: Type.Number() }),
+            ),
+          }),
+          ...problemResponses(503),
+        },
+      },
+    },
+    async () => {
+      const { hosts } = app.core;
+      const results = await Promise.all(
+        hosts.names().map(async (host) => {
+          const started = performance.now();
+          try {
+            await withTimeout(sql`SELECT 1`.execute(hosts.db(host)), HOST_CHECK_TIMEOUT_MS);
+            return [host, { status: 'ok', latency_ms: Math.round(performance.now() - started) }] as const;
+          } catch {
+            return [host, { status: 'down', latency_ms: Math.round(performance.now() - started) }] as const;
+          }
+        }),
+      );
+      const down = results.filter(([, result]) => result.status !== 'ok').map(([host]) => host);
+      if (down.length > 0)
+        throw problems.unavailable(`database host(s) not answering: ${down.join(', ')}`, 5);
+      return { status: 'ok' as const, hosts: Object.fromEntries(results) };
+    },
+  );
+};
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('has working defaults for development', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      port: 8000,
+      host: '127.0.0.1',
+      nodeEnv: 'development',
+      migrateTenantsOnStart: 'background',
+      logLevel: 'info',
+      webConcurrency: 1,
+      corsOrigins: [],
+      appUrl: 'http://localhost:3000',
+    });
+  });
+
+  it('parses every variable', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u:p@db:5432/app',
+      TENANT_DATABASE_URLS: '{"eu2":"postgresql://u:p@eu2:5432/app"}',
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      CC_ADMIN_TOKEN: 'a-very-long-admin-token',
+      CORS_ORIGINS: 'https://app.example.com, http://localhost:5173/',
+      SMTP_URL: 'smtp://mail:25',
+      MAIL_FROM: 'Tenantry <noreply@example.com>',
+      APP_URL: 'https://app.example.com/',
+      MIGRATE_TENANTS_ON_START: 'blocking',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      WEB_CONCURRENCY: '2',
+    });
+    expect(config).toMatchObject({
+      databaseUrl: 'postgres://u:p@db:5432/app',
+      tenantDatabaseUrls: { eu2: 'postgresql://u:p@eu2:5432/app' },
+      port: 9000,
+      host: '0.0.0.0',
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      smtpUrl: 'smtp://mail:25',
+      appUrl: 'https://app.example.com',
+      migrateTenantsOnStart: 'blocking',
+      logLevel: 'warn',
+      nodeEnv: 'production',
+      webConcurrency: 2,
+    });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ TENANT_DATABASE_URLS: '{not json' }, 'TENANT_DATABASE_URLS'],
+    [{ TENANT_DATABASE_URLS: '["postgres://x"]' }, 'TENANT_DATABASE_URLS'],
+    [{ TENANT_DATABASE_URLS: '{"default":"postgres://x/y"}' }, 'TENANT_DATABASE_URLS'],
+    [{ TENANT_DATABASE_URLS: '{"eu2":"http://x"}' }, 'TENANT_DATABASE_URLS'],
+    [{ MIGRATE_TENANTS_ON_START: 'sometimes' }, 'MIGRATE_TENANTS_ON_START'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
+    [{ WEB_CONCURRENCY: '0' }, 'WEB_CONCURRENCY'],
+    [{ CC_ADMIN_TOKEN: 'short' }, 'CC_ADMIN_TOKEN'],
+    [{ CORS_ORIGINS: 'not an origin' }, 'CORS_ORIGINS'],
+    [{ SMTP_URL: 'mail.example.com' }, 'SMTP_URL'],
+    [{ APP_URL: 'ftp://x' }, 'APP_URL'],
+    [{ MAIL_FROM: 'nobody' }, 'MAIL_FROM'],
+  ])('rejects %o naming %s', (env, variable) => {
+    const problems = problemsOf(env);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${variable}`));
+  });
+
+  it('reports every bad variable at once', () => {
+    expect(problemsOf({ PORT: 'x', LOG_LEVEL: 'y', NODE_ENV: 'z' })).toHaveLength(3);
+  });
+});

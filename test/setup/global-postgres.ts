@@ -1,0 +1,82 @@
+/**
+ * Vitest global setup: ONE embedded PostgreSQL for the whole run (plus a second one to play a second
+ * database host), under the OS temp folder so the `postgres` OS user can reach it wherever the checkout
+ * lives. A template database with the public schema migrated is made once; every test file clones its
+ * own database from it (test/helpers/database.ts). `TEST_DATABASE_URL` / `TEST_DATABASE_URL_2` use
+ * existing servers instead.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { loadConfig } from '../../src/config.ts';
+import { openCore } from '../../src/core.ts';
+import { type RunningPostgres, startEmbeddedPostgres } from '../../src/db/embedded.ts';
+
+export const TEMPLATE_DATABASE = 'tenantry_test_template';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Admin URL (database `postgres`) of the main test server. */
+    pgAdminUrl: string;
+    /** Admin URL of the second server (a second database host). */
+    pgAdminUrl2: string;
+    templateDatabase: string;
+  }
+}
+
+async function prepareTemplate(adminUrl: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${TEMPLATE_DATABASE}`;
+  const core = await openCore(loadConfig({ NODE_ENV: 'test' }), {
+    defaultDatabaseUrl: url.toString(),
+    poolSize: 1,
+  });
+  try {
+    await core.migratePublic();
+  } finally {
+    await core.close();
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const servers: RunningPostgres[] = [];
+  const folders: string[] = [];
+  const start = async (label: string) => {
+    const folder = await mkdtemp(path.join(tmpdir(), `tenantry-test-${label}-`));
+    folders.push(folder);
+    // mkdtemp makes the folder 0700; the server runs as the postgres OS user, which must enter it.
+    await chmod(folder, 0o755);
+    const server = await startEmbeddedPostgres({
+      dataDir: path.join(folder, 'pg'),
+      // Durability is irrelevant for throw-away test clusters; this makes CREATE DATABASE and DDL fast.
+      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
+    });
+    servers.push(server);
+    return server.url;
+  };
+
+  const [first, second] = await Promise.all([
+    process.env.TEST_DATABASE_URL ?? start('a'),
+    process.env.TEST_DATABASE_URL_2 ?? start('b'),
+  ]);
+  await Promise.all([prepareTemplate(first), prepareTemplate(second)]);
+
+  project.provide('pgAdminUrl', first);
+  project.provide('pgAdminUrl2', second);
+  project.provide('templateDatabase', TEMPLATE_DATABASE);
+
+  return async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+    await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })));
+  };
+}

@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/setup/global-postgres.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 30_000,
+    reporters: ['default', ['json', { outputFile: 'reports/vitest.json' }]],
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      // Entry points run as spawned processes (their own tests spawn them), not in-process.
+      exclude: ['src/server.ts', 'src/cli/main.ts', 'src/migrations/*/*.ts'],
+      reporter: ['text-summary', 'html', 'json-summary'],
+      thresholds: { lines: 85 },
+    },
+  },
+});
