@@ -1,0 +1,574 @@
+/**
+ * `tenantry db …` — the migration commands, mirroring the predecessor's Alembic habits (SPEC 5.4):
+ *
+ *   alembic -x tenant=public upgrade d6ba8c13303e   →  tenantry db upgrade <rev> --tenant public
+ *   alembic -x tenant=a upgrade head                 →  tenantry db upgrade head --tenant a
+ *   alembic -x dry_run=True -x tenant=a upgrade head →  tenantry db upgrade head --tenant a --dry-run
+ *   alembic upgrade head                             →  tenantry db upgrade head --all
+ *   alembic downgrade -1                             →  tenantry db downgrade -1 --tenant a
+ *   alembic revision -m "Add manual change"          →  tenantry db revision -m "Add manual change"
+ */
+import type { Core } from '../core.ts';
+import { DEFAULT_HOST } from '../db/hosts.ts';
+import { detectDrift } from '../migrations/drift.ts';
+import { type FleetReport, readVersionsOnHost, upgradeFleet } from '../migrations/fleet.ts';
+import { MigrationSetError } from '../migrations/migration-set.ts';
+import { writeRevisionFile } from '../migrations/revision-file.ts';
+import {
+  MigrationFailedError,
+  type MigrationRunner,
+  RunnerInputError,
+  type RunResult,
+  SchemaExistsError,
+  type SchemaTarget,
+  UnknownRevisionError,
+} from '../migrations/runner.ts';
+import { tenantIdProblem } from '../tenancy/tenant-id.ts';
+import { downgradeTenant, findTenantOrThrow, upgradeTenant } from '../tenancy/tenant-migrations.ts';
+import { TenantNotFoundError } from '../tenancy/tenant-service.ts';
+import { CliError, type CommandGroup, EXIT, parseOptions, print, table, withCore } from './io.ts';
+
+const HELP = `Usage: tenantry db <command> [options]
+
+Commands:
+  upgrade <rev|head>   --tenant <id|public> | --all   [--dry-run] [--json]
+                       fleet options with --all: [--tenants a,b] [--only-failed] [--host h] [--concurrency N]
+  downgrade <-N|rev|base> --tenant <id|public>        [--dry-run] [--json]
+  current              [--tenant <id|public> | --all] [--json]
+  history              [--tenant <id|public>]         [--json]   (default: the tenant set, no schema)
+  check                [--tenant <id|public> | --all] [--json]   exit 1 if anything is behind head or failed
+  stamp <rev|head|base> --tenant <id|public>                     record a version without running anything
+  drift                [--tenants a,b] [--host h]     [--json]   compare tenant catalogs with a fresh head
+  revision -m "message" [--public] [--dir folder]                write a new migration file from the template
+
+Revisions may be abbreviated to a unique prefix of at least 4 hex characters, as with Alembic.
+Exit codes: 0 ok, 1 failed or behind (check), 2 bad arguments, 3 database newer than the code.
+`;
+
+const COMMON = {
+  tenant: { type: 'string' },
+  all: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `-1`, `-2` … are revisions for downgrade, not flags: lift them out before parseArgs sees them. */
+function splitRelativeSteps(argv: string[]): { argv: string[]; relative: string | undefined } {
+  const index = argv.findIndex((arg) => /^-\d+$/.test(arg));
+  if (index < 0) return { argv, relative: undefined };
+  return { argv: argv.filter((_, i) => i !== index), relative: argv[index] };
+}
+
+function onePositional(positionals: string[], what: string): string {
+  if (positionals.length !== 1) {
+    throw new CliError(
+      `expected exactly one ${what}, got ${positionals.length ? positionals.join(' ') : 'none'}`,
+      EXIT.USAGE,
+    );
+  }
+  return positionals[0]!;
+}
+
+function tenantOption(value: string | undefined, required: boolean): string | undefined {
+  if (value === undefined) {
+    if (required)
+      throw new CliError('--tenant <id|public> is required (or --all where supported)', EXIT.USAGE);
+    return undefined;
+  }
+  if (value !== 'public') {
+    const problem = tenantIdProblem(value);
+    if (problem) throw new CliError(`--tenant ${JSON.stringify(value)}: ${problem}`, EXIT.USAGE);
+  }
+  return value;
+}
+
+function listOption(value: string | undefined, name: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+  for (const item of items) {
+    const problem = tenantIdProblem(item);
+    if (problem) throw new CliError(`${name} ${JSON.stringify(item)}: ${problem}`, EXIT.USAGE);
+  }
+  if (items.length === 0) throw new CliError(`${name} needs at least one tenant id`, EXIT.USAGE);
+  return items;
+}
+
+function positiveInteger(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 64) {
+    throw new CliError(
+      `${name} must be a whole number from 1 to 64, got ${JSON.stringify(value)}`,
+      EXIT.USAGE,
+    );
+  }
+  return Number(value);
+}
+
+const publicTarget = (core: Core): SchemaTarget => ({
+  host: DEFAULT_HOST,
+  db: core.hosts.db(DEFAULT_HOST),
+  schema: 'public',
+});
+
+function printRun(result: RunResult, json: boolean, verb: string): void {
+  if (json) {
+    print(JSON.stringify(result, null, 2));
+    return;
+  }
+  const prefix = result.dryRun ? '[dry run] ' : '';
+  if (result.steps.length === 0) {
+    print(`${prefix}${result.schema}: nothing to ${verb} (at ${result.from ?? 'base'})`);
+    return;
+  }
+  for (const step of result.steps) {
+    print(
+      `${prefix}${result.schema}: ${result.dryRun ? `would ${verb}` : `${verb}d`} ${step.name} — ${step.description} (${step.durationMs} ms)`,
+    );
+  }
+  print(
+    `${prefix}${result.schema}: ${result.from ?? 'base'} → ${result.to ?? 'base'} in ${result.durationMs} ms${
+      result.dryRun ? '; rolled back, nothing changed' : ''
+    }`,
+  );
+}
+
+function progressBar(done: number, total: number): void {
+  if (!process.stderr.isTTY) return;
+  const width = 30;
+  const filled = Math.round((done / Math.max(total, 1)) * width);
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} tenants`);
+  if (done === total) process.stderr.write('\n');
+}
+
+function printFleet(report: FleetReport, json: boolean): void {
+  if (json) {
+    print(JSON.stringify(report, null, 2));
+    return;
+  }
+  const shown = report.results.filter((r) => r.outcome !== 'up_to_date');
+  if (shown.length > 0) {
+    print(
+      table(
+        ['tenant', 'host', 'outcome', 'from', 'to', 'applied', 'ms', 'error'],
+        shown.map((r) => [
+          r.tenant_id,
+          r.host,
+          r.outcome,
+          r.from,
+          r.to,
+          r.applied.length,
+          r.duration_ms,
+          r.error,
+        ]),
+      ),
+    );
+  }
+  print(
+    `${report.dry_run ? '[dry run] ' : ''}tenants: ${report.total}  upgraded: ${report.upgraded}  would upgrade: ${
+      report.would_upgrade
+    }  up to date: ${report.up_to_date}  failed: ${report.failed}  (${report.duration_ms} ms)`,
+  );
+}
+
+async function upgrade(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, {
+    ...COMMON,
+    'dry-run': { type: 'boolean' },
+    tenants: { type: 'string' },
+    'only-failed': { type: 'boolean' },
+    host: { type: 'string' },
+    concurrency: { type: 'string' },
+  });
+  if (values.help) return helpAndExit();
+  const revision = onePositional(positionals, 'revision (head or a revision id)');
+  const json = values.json ?? false;
+  const dryRun = values['dry-run'] ?? false;
+  if (values.all && values.tenant) throw new CliError('use either --tenant or --all, not both', EXIT.USAGE);
+  if (!values.all && (values.tenants || values['only-failed'] || values.host || values.concurrency)) {
+    throw new CliError('--tenants, --only-failed, --host and --concurrency go with --all', EXIT.USAGE);
+  }
+  const tenant = values.all ? undefined : tenantOption(values.tenant, true);
+  const tenants = listOption(values.tenants, '--tenants');
+  const concurrency = positiveInteger(values.concurrency, '--concurrency', 4);
+
+  return withCore(
+    async (core) => {
+      if (tenant === 'public') {
+        printRun(
+          await core.publicRunner.upgrade(publicTarget(core), { to: revision, dryRun }),
+          json,
+          'upgrade',
+        );
+        return EXIT.OK;
+      }
+      if (tenant !== undefined) {
+        await core.migratePublic();
+        printRun(await upgradeTenant(core, tenant, { to: revision, dryRun }), json, 'upgrade');
+        return EXIT.OK;
+      }
+      // --all: the public schema first, then every tenant.
+      const publicResult = await core.publicRunner.upgrade(publicTarget(core), { dryRun });
+      if (!json) printRun(publicResult, false, 'upgrade');
+      if (values.host && !core.hosts.has(values.host))
+        throw new CliError(`unknown host "${values.host}"`, EXIT.USAGE);
+      const report = await upgradeFleet(core.hosts, core.registry, core.tenantRunner, {
+        target: revision,
+        dryRun,
+        concurrency,
+        tenants,
+        onlyFailed: values['only-failed'],
+        host: values.host,
+        onProgress: json ? undefined : progressBar,
+      });
+      printFleet(report, json);
+      return report.failed > 0 ? EXIT.FAILED : EXIT.OK;
+    },
+    { migratePublic: false },
+  );
+}
+
+async function downgrade(rawArgv: string[]): Promise<number> {
+  const { argv, relative } = splitRelativeSteps(rawArgv);
+  const { values, positionals } = parseOptions(argv, { ...COMMON, 'dry-run': { type: 'boolean' } });
+  if (values.help) return helpAndExit();
+  if (values.all) throw new CliError('downgrade works on one schema at a time: use --tenant', EXIT.USAGE);
+  const target = relative ?? onePositional(positionals, 'target (-N, a revision or base)');
+  if (relative !== undefined && positionals.length > 0) {
+    throw new CliError(`unexpected argument ${positionals.join(' ')}`, EXIT.USAGE);
+  }
+  const tenant = tenantOption(values.tenant, true)!;
+  let options: { steps?: number; to?: string; dryRun: boolean };
+  if (/^-\d+$/.test(target)) {
+    const steps = Number(target.slice(1));
+    if (steps < 1) throw new CliError(`"${target}" downgrades nothing: use -1 or more`, EXIT.USAGE);
+    options = { steps, dryRun: values['dry-run'] ?? false };
+  } else {
+    options = { to: target, dryRun: values['dry-run'] ?? false };
+  }
+  return withCore(
+    async (core) => {
+      const result =
+        tenant === 'public'
+          ? await core.publicRunner.downgrade(publicTarget(core), options)
+          : await downgradeTenant(core, tenant, options);
+      printRun(result, values.json ?? false, 'downgrade');
+      return EXIT.OK;
+    },
+    { migratePublic: tenant !== 'public' },
+  );
+}
+
+interface StatusLine {
+  schema: string;
+  host: string;
+  current: string | null;
+  head: string | null;
+  behind: number;
+  migration_status?: string;
+  error?: string | null;
+  unknown: string[];
+  drifted: string[];
+}
+
+async function statuses(core: Core, tenant: string | undefined, all: boolean): Promise<StatusLine[]> {
+  const lines: StatusLine[] = [];
+  const add = async (runner: MigrationRunner, target: SchemaTarget, extra: Partial<StatusLine> = {}) => {
+    const status = await runner.status(target);
+    lines.push({
+      schema: target.schema,
+      host: target.host,
+      current: status.current,
+      head: status.head,
+      behind: status.behind,
+      unknown: status.unknown,
+      drifted: status.drifted,
+      ...extra,
+    });
+  };
+  if (tenant === 'public' || tenant === undefined) await add(core.publicRunner, publicTarget(core));
+  if (tenant !== undefined && tenant !== 'public') {
+    const row = await findTenantOrThrow(core, tenant);
+    await add(
+      core.tenantRunner,
+      { host: row.host, db: core.hosts.db(row.host), schema: row.tenant_id },
+      { migration_status: row.migration_status, error: row.migration_error },
+    );
+  }
+  if (all) {
+    // The cheap path: one query per host for every tenant's version table.
+    const head = core.tenantRunner.set.head;
+    const headCount = core.tenantRunner.set.migrations.length;
+    const tenants = await core.registry.list({ statuses: ['active', 'suspended'] });
+    const hostsInUse = [...new Set(tenants.map((t) => t.host))];
+    for (const host of hostsInUse) {
+      const group = tenants.filter((t) => t.host === host);
+      const versions = core.hosts.has(host)
+        ? await readVersionsOnHost(
+            core.hosts,
+            host,
+            group.map((t) => t.tenant_id),
+            head,
+          )
+        : new Map();
+      for (const t of group) {
+        const version = versions.get(t.tenant_id);
+        const atHead =
+          version !== undefined && version.applied === headCount && (head === null || version.hasTarget);
+        const current =
+          version && version.applied <= headCount && version.applied > 0
+            ? (core.tenantRunner.set.migrations[version.applied - 1]?.revision ?? null)
+            : null;
+        lines.push({
+          schema: t.tenant_id,
+          host,
+          current: atHead ? head : current,
+          head,
+          behind: atHead ? 0 : Math.max(headCount - (version?.applied ?? 0), 1),
+          migration_status: t.migration_status,
+          error: t.migration_error,
+          unknown: version && version.applied > headCount ? ['(more revisions than the code knows)'] : [],
+          drifted: [],
+        });
+      }
+    }
+  }
+  return lines;
+}
+
+async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promise<number> {
+  const { values, positionals } = parseOptions(argv, COMMON, false);
+  if (values.help) return helpAndExit();
+  if (positionals.length) throw new CliError(`unexpected argument ${positionals.join(' ')}`, EXIT.USAGE);
+  if (values.all && values.tenant) throw new CliError('use either --tenant or --all, not both', EXIT.USAGE);
+  const tenant = tenantOption(values.tenant, false);
+  return withCore(
+    async (core) => {
+      const lines = await statuses(core, tenant, values.all ?? false);
+      const bad = lines.filter(
+        (l) =>
+          l.behind > 0 || l.unknown.length > 0 || l.migration_status === 'failed' || l.drifted.length > 0,
+      );
+      if (values.json) {
+        print(JSON.stringify(mode === 'check' ? { ok: bad.length === 0, schemas: lines } : lines, null, 2));
+      } else {
+        const rows = (mode === 'check' ? bad : lines).map((l) => [
+          l.schema,
+          l.host,
+          l.current ?? 'base',
+          l.head ?? 'base',
+          l.behind,
+          l.migration_status ?? '-',
+          [
+            ...l.unknown.map((u) => `unknown ${u}`),
+            ...l.drifted.map((d) => `checksum changed ${d}`),
+            l.error ?? '',
+          ]
+            .filter(Boolean)
+            .join('; ') || null,
+        ]);
+        if (rows.length)
+          print(table(['schema', 'host', 'current', 'head', 'behind', 'status', 'notes'], rows));
+        if (mode === 'check') {
+          print(
+            bad.length === 0
+              ? `ok: ${lines.length} schema(s) at head`
+              : `${bad.length} of ${lines.length} schema(s) need attention`,
+          );
+        }
+      }
+      if (lines.some((l) => l.unknown.length > 0) && mode === 'current') return EXIT.DATABASE_AHEAD;
+      return mode === 'check' && bad.length > 0 ? EXIT.FAILED : EXIT.OK;
+    },
+    { migratePublic: false },
+  );
+}
+
+async function history(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, COMMON, false);
+  if (values.help) return helpAndExit();
+  if (positionals.length) throw new CliError(`unexpected argument ${positionals.join(' ')}`, EXIT.USAGE);
+  const tenant = tenantOption(values.tenant, false);
+  return withCore(
+    async (core) => {
+      const runner = tenant === 'public' ? core.publicRunner : core.tenantRunner;
+      let rows: Array<{
+        revision: string;
+        name: string;
+        description: string;
+        applied_at: Date | null;
+        duration_ms: number | null;
+      }>;
+      if (tenant === undefined) {
+        rows = runner.set.migrations.map((m) => ({ ...m, applied_at: null, duration_ms: null }));
+      } else {
+        const target =
+          tenant === 'public'
+            ? publicTarget(core)
+            : await findTenantOrThrow(core, tenant).then((t) => ({
+                host: t.host,
+                db: core.hosts.db(t.host),
+                schema: t.tenant_id,
+              }));
+        rows = (await runner.history(target)).map((m) => ({
+          ...m,
+          applied_at: m.applied?.applied_at ?? null,
+          duration_ms: m.applied?.duration_ms ?? null,
+        }));
+      }
+      if (values.json) {
+        print(
+          JSON.stringify(
+            rows.map(({ revision, name, description, applied_at, duration_ms }) => ({
+              revision,
+              name,
+              description,
+              applied_at,
+              duration_ms,
+            })),
+            null,
+            2,
+          ),
+        );
+      } else {
+        print(
+          table(
+            ['revision', 'name', 'description', 'applied at', 'ms'],
+            rows.map((r) => [
+              r.revision,
+              r.name,
+              r.description,
+              r.applied_at ? r.applied_at.toISOString() : null,
+              r.duration_ms,
+            ]),
+          ),
+        );
+      }
+      return EXIT.OK;
+    },
+    { migratePublic: tenant !== undefined && tenant !== 'public' },
+  );
+}
+
+async function stamp(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, COMMON);
+  if (values.help) return helpAndExit();
+  const revision = onePositional(positionals, 'revision (head, base or a revision id)');
+  const tenant = tenantOption(values.tenant, true)!;
+  return withCore(
+    async (core) => {
+      if (tenant === 'public') {
+        const result = await core.publicRunner.stamp(publicTarget(core), revision);
+        print(`public: stamped ${result.from ?? 'base'} → ${result.to ?? 'base'} (nothing was run)`);
+        return EXIT.OK;
+      }
+      const row = await findTenantOrThrow(core, tenant);
+      const result = await core.tenantRunner.stamp(
+        { host: row.host, db: core.hosts.db(row.host), schema: row.tenant_id },
+        revision,
+      );
+      await core.registry.recordMigration(row.tenant_id, { revision: result.to, status: 'ok', error: null });
+      print(`${tenant}: stamped ${result.from ?? 'base'} → ${result.to ?? 'base'} (nothing was run)`);
+      return EXIT.OK;
+    },
+    { migratePublic: tenant !== 'public' },
+  );
+}
+
+async function drift(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(
+    argv,
+    { ...COMMON, tenants: { type: 'string' }, host: { type: 'string' } },
+    false,
+  );
+  if (values.help) return helpAndExit();
+  if (positionals.length) throw new CliError(`unexpected argument ${positionals.join(' ')}`, EXIT.USAGE);
+  const tenants = listOption(values.tenants, '--tenants');
+  return withCore(async (core) => {
+    const report = await detectDrift(core.hosts, core.registry, core.tenantRunner, {
+      tenants,
+      host: values.host,
+    });
+    if (values.json) {
+      print(JSON.stringify(report, null, 2));
+    } else {
+      for (const entry of report.tenants.filter((e) => e.missing.length || e.unexpected.length)) {
+        print(`${entry.tenant_id} (${entry.host}):`);
+        for (const line of entry.missing) print(`  - missing:    ${line}`);
+        for (const line of entry.unexpected) print(`  + unexpected: ${line}`);
+      }
+      print(
+        `checked ${report.checked} tenant(s); ${report.drifted} drifted from the reference schema at head`,
+      );
+    }
+    return report.drifted > 0 ? EXIT.FAILED : EXIT.OK;
+  });
+}
+
+async function revision(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(
+    argv,
+    {
+      message: { type: 'string', short: 'm' },
+      public: { type: 'boolean' },
+      dir: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  if (values.help) return helpAndExit();
+  if (positionals.length) throw new CliError(`unexpected argument ${positionals.join(' ')}`, EXIT.USAGE);
+  if (!values.message?.trim())
+    throw new CliError('-m "message" is required (what the revision does)', EXIT.USAGE);
+  const written = await writeRevisionFile(values.public ? 'public' : 'tenant', values.message, values.dir);
+  print(`Generating ${written.path} ... done`);
+  return EXIT.OK;
+}
+
+function helpAndExit(): number {
+  print(HELP);
+  return EXIT.OK;
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  upgrade,
+  downgrade,
+  current: (argv) => currentOrCheck(argv, 'current'),
+  check: (argv) => currentOrCheck(argv, 'check'),
+  history,
+  stamp,
+  drift,
+  revision,
+};
+
+/** Maps the runner's and the registry's errors to messages and exit codes. */
+function translate(error: unknown): never {
+  if (error instanceof UnknownRevisionError) throw new CliError(error.message, EXIT.DATABASE_AHEAD);
+  if (error instanceof MigrationSetError || error instanceof RunnerInputError)
+    throw new CliError(error.message, EXIT.USAGE);
+  if (error instanceof TenantNotFoundError)
+    throw new CliError(`${error.message} (see: tenantry tenants list)`, EXIT.USAGE);
+  if (error instanceof MigrationFailedError)
+    throw new CliError(`${error.message}\nnothing was changed`, EXIT.FAILED);
+  if (error instanceof SchemaExistsError) throw new CliError(error.message, EXIT.FAILED);
+  throw error;
+}
+
+export const dbCommands: CommandGroup = {
+  async run(argv) {
+    const [command, ...rest] = argv;
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      print(HELP);
+      return command === undefined ? EXIT.USAGE : EXIT.OK;
+    }
+    const handler = COMMANDS[command];
+    if (!handler) throw new CliError(`unknown db command "${command}"\n\n${HELP}`, EXIT.USAGE);
+    try {
+      return await handler(rest);
+    } catch (error) {
+      return translate(error);
+    }
+  },
+};

@@ -1,0 +1,101 @@
+/**
+ * Shared CLI plumbing: exit codes scripts can trust, argument parsing with clear errors, and opening the
+ * Core (database) the same way the server does.
+ */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { ConfigError, environmentWithDotenv, loadConfig } from '../config.ts';
+import { type Core, openCore } from '../core.ts';
+import { openDefaultDatabase } from '../db/default-database.ts';
+
+/** Exit codes. Keep in sync with the README's CLI section. */
+export const EXIT = {
+  OK: 0,
+  /** Something failed (a migration, a tenant, a backup) or `check` found work to do. */
+  FAILED: 1,
+  /** Bad arguments or configuration. */
+  USAGE: 2,
+  /** The database holds revisions this code does not know (database newer than code). */
+  DATABASE_AHEAD: 3,
+} as const;
+
+export interface CommandGroup {
+  run(argv: string[]): Promise<number>;
+}
+
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.FAILED,
+  ) {
+    super(message);
+  }
+}
+
+export function printError(error: unknown): number {
+  if (error instanceof CliError) {
+    process.stderr.write(`tenantry: ${error.message}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof ConfigError) {
+    process.stderr.write(`tenantry: ${error.message}\n`);
+    return EXIT.USAGE;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`tenantry: ${message}\n`);
+  if (process.env.TENANTRY_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  return EXIT.FAILED;
+}
+
+/** parseArgs in strict mode, turning its errors into usage errors that name the offending flag. */
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  allowPositionals = true,
+) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals, allowNegative: false });
+  } catch (error) {
+    throw new CliError(error instanceof Error ? error.message : String(error), EXIT.USAGE);
+  }
+}
+
+/** Opens the Core against DATABASE_URL or the embedded server; `use` runs with it, then all is closed. */
+export async function withCore<T>(
+  use: (core: Core) => Promise<T>,
+  options: { migratePublic?: boolean } = {},
+): Promise<T> {
+  const config = loadConfig(environmentWithDotenv());
+  const database = await openDefaultDatabase(config, (message) =>
+    process.stderr.write(`tenantry: ${message}\n`),
+  );
+  try {
+    const core = await openCore(config, { defaultDatabaseUrl: database.url, poolSize: 8 });
+    try {
+      if (options.migratePublic ?? true) await core.migratePublic();
+      return await use(core);
+    } finally {
+      await core.close();
+    }
+  } finally {
+    await database.stop();
+  }
+}
+
+export const print = (text = ''): void => {
+  process.stdout.write(`${text}\n`);
+};
+
+/** A fixed-width text table for terminals. */
+export function table(headers: string[], rows: Array<Array<string | number | null>>): string {
+  const cells = rows.map((row) => row.map((cell) => (cell === null ? '-' : String(cell))));
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...cells.map((row) => row[i]?.length ?? 0)),
+  );
+  const line = (row: string[]) =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
