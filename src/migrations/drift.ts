@@ -96,6 +96,9 @@ export async function referenceSnapshot(
     {
       dryRun: true,
       inTransaction: async (conn) => {
+        // pg_get_constraintdef leaves names on the search_path unqualified; read the reference the way a
+        // tenant is read (its schema not on the path), so both print schema-qualified names.
+        await sql`SELECT set_config('search_path', 'pg_catalog', true)`.execute(conn);
         snapshot = await catalogSnapshot(conn, scratch);
       },
     },
