@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/global-postgres.ts'],
     pool: 'forks',
+    // Test files mostly wait on PostgreSQL, so more workers than the 2 cores keeps the run short.
+    maxWorkers: 3,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,

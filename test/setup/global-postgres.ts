@@ -5,6 +5,7 @@
  * own database from it (test/helpers/database.ts). `TEST_DATABASE_URL` / `TEST_DATABASE_URL_2` use
  * existing servers instead.
  */
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,8 @@ declare module 'vitest' {
     /** Admin URL of the second server (a second database host). */
     pgAdminUrl2: string;
     templateDatabase: string;
+    /** Unique per run, for rendezvous rows in a server that may outlive the run (TEST_DATABASE_URL). */
+    runId: string;
   }
 }
 
@@ -74,6 +77,7 @@ export default async function setup(project: TestProject) {
   project.provide('pgAdminUrl', first);
   project.provide('pgAdminUrl2', second);
   project.provide('templateDatabase', TEMPLATE_DATABASE);
+  project.provide('runId', randomBytes(8).toString('hex'));
 
   return async () => {
     await Promise.all(servers.map((server) => server.stop()));

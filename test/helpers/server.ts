@@ -1,0 +1,62 @@
+/**
+ * Starts the real server process (src/server.ts through tsx) on a free port and waits until it listens.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+import { freePort } from '../../src/db/embedded.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ServerProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function spawnServer(
+  env: Record<string, string>,
+  port?: number,
+): Promise<ServerProcess> & { child?: ChildProcess } {
+  return (async () => {
+    const chosen = port ?? (await freePort());
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        PORT: String(chosen),
+        CC_ADMIN_TOKEN: 'server-process-test-token',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    afterAll(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    });
+    const deadline = Date.now() + 45_000;
+    while (!output.includes('Server listening')) {
+      if (child.exitCode !== null) break;
+      if (Date.now() > deadline) throw new Error(`server did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return { child, port: chosen, url: `http://127.0.0.1:${chosen}`, output: () => output, exited };
+  })();
+}

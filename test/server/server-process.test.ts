@@ -1,0 +1,79 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../helpers/database.ts';
+import { spawnServer } from '../helpers/server.ts';
+
+describe('server process', () => {
+  it('serves on DATABASE_URL, migrates public at start, and exits 0 on SIGTERM after closing', async () => {
+    const database = await createTestDatabase({ empty: true });
+    const server = await spawnServer({ DATABASE_URL: database.url, MIGRATE_TENANTS_ON_START: 'blocking' });
+    const health = await fetch(`${server.url}/health/db`);
+    expect(health.status).toBe(200);
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    const tables = await client.query(
+      "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('tenants', 'accounts', 'schema_migrations')",
+    );
+    await client.end();
+    expect(tables.rows[0].n).toBe(3);
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.output()).toContain('shutting down');
+  });
+
+  it('refuses to serve when the public schema migration fails', async () => {
+    const database = await createTestDatabase();
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    await client.query(
+      "INSERT INTO public.schema_migrations (revision, name) VALUES ('ffffffffffff', 'newer code')",
+    );
+    await client.end();
+    const server = await spawnServer({ DATABASE_URL: database.url });
+    expect((await server.exited).code).toBe(1);
+    expect(server.output()).toContain('refusing to serve');
+    expect(server.output()).toContain('unknown to this code');
+  });
+
+  it('a bad variable stops the start with a message naming it', async () => {
+    const server = await spawnServer({ DATABASE_URL: 'postgres://x@127.0.0.1:1/x', WEB_CONCURRENCY: 'many' });
+    expect((await server.exited).code).toBe(2);
+    expect(server.output()).toMatch(/WEB_CONCURRENCY="many": expected a whole number/);
+  });
+
+  it('embedded PostgreSQL: starts without DATABASE_URL, a second server on the same data folder reuses it, SIGTERM stops it', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'tenantry-server-test-'));
+    await chmod(folder, 0o755);
+    afterAll(() => rm(folder, { recursive: true, force: true }));
+    const env = { DATA_DIR: folder };
+
+    const first = await spawnServer(env);
+    expect((await fetch(`${first.url}/health/db`)).status).toBe(200);
+    expect(first.output()).toContain('embedded PostgreSQL 15 on port');
+    const pidFile = path.join(folder, 'pg', 'postmaster.pid');
+    expect(existsSync(pidFile)).toBe(true);
+
+    const second = await spawnServer(env);
+    expect(second.output()).toContain('embedded PostgreSQL already running on port');
+    expect((await fetch(`${second.url}/health/db`)).status).toBe(200);
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+    // The second server did not own the database, so the first keeps working.
+    expect((await fetch(`${first.url}/health/db`)).status).toBe(200);
+
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    expect(existsSync(pidFile)).toBe(false);
+
+    // Data survives a restart.
+    const again = await spawnServer(env);
+    expect((await fetch(`${again.url}/health/db`)).status).toBe(200);
+    again.child.kill('SIGTERM');
+    expect((await again.exited).code).toBe(0);
+  });
+});
