@@ -28,10 +28,11 @@ const targetOf = (tenantId: string, host = DEFAULT_HOST) => ({
   schema: tenantId,
 });
 
-async function tenantBehind(tenantId: string, host = DEFAULT_HOST) {
+/** A tenant left at an older revision (default: one behind head). */
+async function tenantBehind(tenantId: string, host = DEFAULT_HOST, at = revisions.at(-2)!) {
   await core.tenants.create({ name: tenantId, tenantId, host });
-  await core.tenantRunner.downgrade(targetOf(tenantId, host), { steps: 1 });
-  await core.registry.recordMigration(tenantId, { revision: revisions.at(-2)!, status: 'ok', error: null });
+  await core.tenantRunner.downgrade(targetOf(tenantId, host), { to: at });
+  await core.registry.recordMigration(tenantId, { revision: at, status: 'ok', error: null });
 }
 
 describe('tenantry db (spawned CLI)', () => {
@@ -89,9 +90,9 @@ describe('tenantry db (spawned CLI)', () => {
   });
 
   it('a failing tenant in a fleet run: others reach head, failure recorded, exit code 1', async () => {
-    await tenantBehind('fleet_ok');
-    await tenantBehind('fleet_bad');
-    // The last revision creates tables; a table already there makes it fail on this tenant only.
+    await tenantBehind('fleet_ok', DEFAULT_HOST, revisions[0]);
+    await tenantBehind('fleet_bad', DEFAULT_HOST, revisions[0]);
+    // The second revision creates user_tokens; a table already there makes it fail on this tenant only.
     await sql`CREATE TABLE fleet_bad.user_tokens (id int)`.execute(db);
     const before = await catalogSnapshot(db, 'fleet_bad');
 
@@ -115,8 +116,8 @@ describe('tenantry db (spawned CLI)', () => {
   });
 
   it('a runner killed with SIGKILL mid-revision leaves the previous revision; the next run completes', async () => {
-    await tenantBehind('killed');
-    // Hold a lock the last revision needs (it references users), so the CLI stops inside that revision.
+    await tenantBehind('killed', DEFAULT_HOST, revisions[0]);
+    // Hold a lock the second revision needs (sessions references users), so the CLI stops inside it.
     const blocker = new pg.Client({ connectionString: core.database.url });
     await blocker.connect();
     await blocker.query('BEGIN');
@@ -135,7 +136,7 @@ describe('tenantry db (spawned CLI)', () => {
     await blocker.query('ROLLBACK');
     await blocker.end();
 
-    expect((await core.tenantRunner.status(targetOf('killed'))).current).toBe(revisions.at(-2));
+    expect((await core.tenantRunner.status(targetOf('killed'))).current).toBe(revisions[0]);
     const again = await runCli(['db', 'upgrade', 'head', '--tenant', 'killed'], env);
     expect(again.code).toBe(0);
     expect((await core.tenantRunner.status(targetOf('killed'))).current).toBe(head);

@@ -79,9 +79,10 @@ export const up: MigrationFunction = async (db) => {
   await sql`CREATE UNIQUE INDEX users_email_live_idx ON users (email) WHERE deleted_at IS NULL`.execute(db);
   await sql`CREATE INDEX users_role_idx ON users (role_id)`.execute(db);
 
-  for (const [name, title] of PERMISSIONS) {
-    await sql`INSERT INTO permissions (name, title) VALUES (${name}, ${title})`.execute(db);
-  }
+  await sql`INSERT INTO permissions (name, title)
+            SELECT * FROM unnest(${PERMISSIONS.map(([name]) => name)}::text[], ${PERMISSIONS.map(([, title]) => title)}::text[])`.execute(
+    db,
+  );
   await sql`
     INSERT INTO roles (name, title, description, is_system) VALUES
       ('OWNER', 'Owner', 'Everything, including roles and settings; cannot be left without a holder', true),

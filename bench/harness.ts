@@ -1,0 +1,132 @@
+/**
+ * Benchmark plumbing: a throw-away embedded PostgreSQL, the machine's description, medians, and the
+ * results file that BENCHMARKS.md is rendered from.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { type RunningPostgres, startEmbeddedPostgres } from '../src/db/embedded.ts';
+
+export interface Measurement {
+  /** Row label, e.g. "fleet upgrade, 1,000 fresh tenants". */
+  name: string;
+  unit: string;
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
+  /** The SPEC target, e.g. "≤ 20 s". */
+  target?: string;
+  met?: boolean;
+  note?: string;
+}
+
+export interface Section {
+  title: string;
+  command: string;
+  measuredAt: string;
+  machine: string;
+  rows: Measurement[];
+  notes?: string[];
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function summarise(
+  name: string,
+  unit: string,
+  values: number[],
+  target?: { text: string; ok: (median: number) => boolean },
+  note?: string,
+): Measurement {
+  const m = median(values);
+  return {
+    name,
+    unit,
+    median: round(m),
+    min: round(Math.min(...values)),
+    max: round(Math.max(...values)),
+    runs: values.length,
+    ...(target ? { target: target.text, met: target.ok(m) } : {}),
+    ...(note ? { note } : {}),
+  };
+}
+
+export const round = (value: number) =>
+  Math.abs(value) >= 100 ? Math.round(value) : Math.round(value * 100) / 100;
+
+export function machineDescription(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  let pg = '';
+  try {
+    pg = execFileSync('pg_dump', ['--version']).toString().trim().replace('pg_dump (PostgreSQL) ', 'client ');
+  } catch {
+    pg = 'no pg_dump';
+  }
+  return `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, embedded PostgreSQL 15.18 (${pg})`;
+}
+
+export async function benchPostgres(): Promise<RunningPostgres & { cleanup: () => Promise<void> }> {
+  const folder = await mkdtemp(path.join(tmpdir(), 'tenantry-bench-'));
+  await chmod(folder, 0o755);
+  const server = await startEmbeddedPostgres({
+    dataDir: path.join(folder, 'pg'),
+    settings: { max_connections: '300', shared_buffers: '512MB', max_locks_per_transaction: '256' },
+  });
+  return {
+    ...server,
+    cleanup: async () => {
+      await server.stop();
+      await rm(folder, { recursive: true, force: true });
+    },
+  };
+}
+
+const RESULTS = new URL('./results.json', import.meta.url);
+
+export async function saveSection(key: string, section: Section): Promise<void> {
+  const all: Record<string, Section> = existsSync(RESULTS) ? JSON.parse(await readFile(RESULTS, 'utf8')) : {};
+  all[key] = section;
+  await writeFile(RESULTS, `${JSON.stringify(all, null, 2)}\n`);
+  await writeFile(new URL('../BENCHMARKS.md', import.meta.url), renderMarkdown(all));
+}
+
+function renderMarkdown(all: Record<string, Section>): string {
+  const parts = [
+    '# Benchmarks',
+    '',
+    'Produced by `npm run bench` (all sections) or `npm run bench -- --only <section>`; the numbers below are',
+    'copied from `bench/results.json` by the bench itself. Every figure is the median of several runs, with',
+    'min and max, measured on the machine named in each section. Targets are SPEC section 10.',
+    '',
+  ];
+  for (const section of Object.values(all)) {
+    parts.push(
+      `## ${section.title}`,
+      '',
+      `Command: \`${section.command}\`  `,
+      `Measured: ${section.measuredAt} on ${section.machine}`,
+      '',
+    );
+    parts.push(
+      '| measurement | median | min | max | runs | target | met |',
+      '|---|---:|---:|---:|---:|---|---|',
+    );
+    for (const row of section.rows) {
+      parts.push(
+        `| ${row.name}${row.note ? ` (${row.note})` : ''} | ${row.median} ${row.unit} | ${row.min} | ${row.max} | ${row.runs} | ${row.target ?? ''} | ${
+          row.met === undefined ? '' : row.met ? 'yes' : '**no**'
+        } |`,
+      );
+    }
+    if (section.notes?.length) parts.push('', ...section.notes.map((note) => `- ${note}`));
+    parts.push('');
+  }
+  return `${parts.join('\n')}\n`;
+}
