@@ -35,6 +35,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/health',
     {
+      config: { skipOverloadCheck: true },
       schema: {
         operationId: 'health.process',
         tags: ['health'],
