@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/global-postgres.ts'],
+    setupFiles: ['test/setup/cleanup.ts'],
     pool: 'forks',
     // Test files mostly wait on PostgreSQL, so more workers than the 2 cores keeps the run short.
     maxWorkers: 3,

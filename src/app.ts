@@ -8,12 +8,16 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Core } from './core.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { type OverloadLimits, overloadProtection } from './http/overload.ts';
 import { ProblemSchema } from './http/problem.ts';
+import { accountAreas } from './routes/auth/areas.ts';
+import { resolveAdminToken } from './routes/cc/admin-auth.ts';
+import { controlCenterRoutes } from './routes/cc/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
+import { tenancyPlugin } from './tenancy/tenant-plugin.ts';
 import { VERSION } from './version.ts';
 
 export interface AppOptions {
@@ -21,6 +25,8 @@ export interface AppOptions {
   logger?: boolean | object;
   /** Body size limit in bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** Overload limits (src/http/overload.ts); tests lower them to drive the server past them. */
+  pressure?: OverloadLimits;
 }
 
 export type App = FastifyInstance & { core: Core };
@@ -82,24 +88,16 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(underPressure, {
-    maxEventLoopDelay: 1_000,
-    retryAfter: 5,
-    pressureHandler: (_request, reply, type) => {
-      reply
-        .code(503)
-        .header('retry-after', '5')
-        .type('application/problem+json')
-        .send({
-          type: 'https://tenantry.dev/problems/unavailable',
-          title: 'Service unavailable',
-          status: 503,
-          detail: `The server is overloaded (${type}); try again shortly`,
-        });
-    },
-  });
-
+  await app.register(overloadProtection, options.pressure ?? {});
   await app.register(healthRoutes);
+  // Registry cache + LISTEN, on-demand upgrades, `request.tenant`. Tenant route areas opt in with
+  // `withTenant(routes)` / `tenantScope` (src/tenancy/tenant-plugin.ts).
+  await app.register(tenancyPlugin);
+  // Token resolved once per app: generated and logged once when unset outside production (admin-auth.ts).
+  await app.register(controlCenterRoutes, { adminToken: resolveAdminToken(core.config, app.log) });
+  // Accounts: `app.accounts`, the auth guard (`withAuth`), /auth, /users, /roles, /groups, /settings.
+  // Tenant areas registered after this line reuse `withAuth` (src/auth/auth-plugin.ts).
+  await app.register(accountAreas);
   return app as unknown as App;
 }
 

@@ -20,21 +20,31 @@ export interface OverloadLimits {
   retryAfter?: number;
 }
 
-const DEFAULTS = { maxEventLoopDelay: 1_000, maxEventLoopUtilization: 0.98, retryAfter: 5 } as const;
+// Only event-loop delay by default: a mean delay of a second means requests already queue for a second.
+// Utilisation near 1 alone is not overload (it is also what a busy, healthy server or start-up looks like).
+const DEFAULTS = { maxEventLoopDelay: 1_000, retryAfter: 5 } as const;
+const DEFAULT_SAMPLE_INTERVAL_MS = 1_000;
 
 export const overloadProtection = fp(
   async (app: FastifyInstance, limits: OverloadLimits) => {
     const retryAfter = limits.retryAfter ?? DEFAULTS.retryAfter;
+    const sampleInterval = limits.sampleInterval ?? DEFAULT_SAMPLE_INTERVAL_MS;
+    // The first samples after start-up measure the start-up itself (module loading, plugin setup), not
+    // request load; shedding then would refuse the first requests of a healthy server.
+    let measuringSince = Number.POSITIVE_INFINITY;
+    app.addHook('onReady', async () => {
+      measuringSince = performance.now() + 2 * sampleInterval;
+    });
     await app.register(underPressure, {
       maxEventLoopDelay: limits.maxEventLoopDelay ?? DEFAULTS.maxEventLoopDelay,
-      maxEventLoopUtilization: limits.maxEventLoopUtilization ?? DEFAULTS.maxEventLoopUtilization,
+      ...(limits.maxEventLoopUtilization ? { maxEventLoopUtilization: limits.maxEventLoopUtilization } : {}),
       ...(limits.maxHeapUsedBytes ? { maxHeapUsedBytes: limits.maxHeapUsedBytes } : {}),
-      ...(limits.sampleInterval ? { sampleInterval: limits.sampleInterval } : {}),
+      sampleInterval,
       retryAfter,
       // Returning without sending lets the request through (liveness routes); once a reply is sent,
       // Fastify runs nothing more for the request.
       pressureHandler: (request, reply, type) => {
-        if (request.routeOptions.config.skipOverloadCheck) return;
+        if (request.routeOptions.config.skipOverloadCheck || performance.now() < measuringSince) return;
         reply
           .code(503)
           .header('retry-after', String(retryAfter))

@@ -30,8 +30,21 @@ export interface DriftReport {
   tenants: DriftEntry[];
 }
 
-/** Reads the catalog of `schema` as comparable text lines. */
-export async function catalogSnapshot(db: AnyDb, schema: string): Promise<CatalogSnapshot> {
+/**
+ * Reads the catalog of `schema` as comparable text lines. PostgreSQL prints names that are on the
+ * search_path unqualified (a constraint's referenced table, an operator class in public), so the read runs
+ * with search_path pinned to pg_catalog — in a transaction of its own, or, with `inOpenTransaction`, in the
+ * caller's (which must not be on a pooled connection shared with others).
+ */
+export async function catalogSnapshot(
+  db: AnyDb,
+  schema: string,
+  options: { inOpenTransaction?: boolean } = {},
+): Promise<CatalogSnapshot> {
+  if (!options.inOpenTransaction) {
+    return db.transaction().execute((trx) => catalogSnapshot(trx, schema, { inOpenTransaction: true }));
+  }
+  await sql`SELECT set_config('search_path', 'pg_catalog', true)`.execute(db);
   const result = await sql<{ line: string }>`
     WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = ${schema})
     SELECT 'table ' || c.relname || ' (' || c.relkind::text || ')' AS line
@@ -96,10 +109,7 @@ export async function referenceSnapshot(
     {
       dryRun: true,
       inTransaction: async (conn) => {
-        // pg_get_constraintdef leaves names on the search_path unqualified; read the reference the way a
-        // tenant is read (its schema not on the path), so both print schema-qualified names.
-        await sql`SELECT set_config('search_path', 'pg_catalog', true)`.execute(conn);
-        snapshot = await catalogSnapshot(conn, scratch);
+        snapshot = await catalogSnapshot(conn, scratch, { inOpenTransaction: true });
       },
     },
   );

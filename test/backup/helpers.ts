@@ -8,8 +8,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, inject } from 'vitest';
+import { inject } from 'vitest';
 import type { Core } from '../../src/core.ts';
+import { onFileEnd } from '../helpers/cleanup.ts';
 import { testCore } from '../helpers/core.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
@@ -59,21 +60,6 @@ export function collect(child: ChildProcess): Promise<CliResult> {
   });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
-
-const cleanups: Array<() => Promise<unknown>> = [];
-
-/**
- * Runs `cleanup` after the test file, wherever it is called from. (An `afterAll` called inside a
- * `beforeAll` is never run by Vitest, so helpers used in beforeAll register here instead; this module's
- * own afterAll is registered while the file is collected.)
- */
-export function onFileEnd(cleanup: () => Promise<unknown>): void {
-  cleanups.push(cleanup);
-}
-
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
 /** A folder under the OS temp folder, removed after the file. */
 export async function tempFolder(label: string): Promise<string> {

@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../src/db/embedded.ts';
-import { onFileEnd, tempFolder } from './helpers.ts';
+import { onFileEnd } from '../helpers/cleanup.ts';
+import { tempFolder } from './helpers.ts';
 
 export interface S3Server {
   endpoint: string;

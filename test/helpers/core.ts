@@ -1,34 +1,56 @@
 /**
  * Builds a Core (and optionally the HTTP app) against a per-file test database, closed automatically.
  */
-import { afterAll } from 'vitest';
 import { type App, buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { type Core, type CoreOptions, openCore } from '../../src/core.ts';
+import type { OverloadLimits } from '../../src/http/overload.ts';
+import { onFileEnd } from './cleanup.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export interface TestCoreOptions extends Partial<CoreOptions> {
   env?: Record<string, string>;
   database?: TestDatabase;
+  /** Adds host `eu2` on the second test server (its own per-file database) via TENANT_DATABASE_URLS. */
+  secondHost?: TestDatabase | boolean;
 }
 
 export async function testCore(options: TestCoreOptions = {}): Promise<Core & { database: TestDatabase }> {
   const database = options.database ?? (await createTestDatabase());
-  const config = loadConfig({ NODE_ENV: 'test', CC_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...options.env });
+  const env: Record<string, string> = { NODE_ENV: 'test', CC_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...options.env };
+  if (options.secondHost) {
+    const second = options.secondHost === true ? await createTestDatabase({ host: 2 }) : options.secondHost;
+    env.TENANT_DATABASE_URLS = JSON.stringify({ [SECOND_HOST]: second.url });
+  }
+  const config = loadConfig(env);
   const core = await openCore(config, {
     ...options,
     defaultDatabaseUrl: options.defaultDatabaseUrl ?? database.url,
   });
-  afterAll(() => core.close());
+  onFileEnd(() => core.close());
   return Object.assign(core, { database });
 }
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+/** Name of the second database host in tests (`secondHost`). */
+export const SECOND_HOST = 'eu2';
+/** Headers carrying the control center token. */
+export const ADMIN = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
-export async function testApp(options: TestCoreOptions = {}): Promise<App> {
-  const core = await testCore(options);
-  const app = await buildApp(core, { logger: false });
-  afterAll(() => app.close());
+export interface TestAppOptions extends TestCoreOptions {
+  /** Runs before `ready()`: register test-only plugins/routes (e.g. a tenant route). */
+  setup?: (app: App) => Promise<void> | void;
+  /** Reuse a Core (two apps on one database share nothing else). */
+  core?: Core & { database: TestDatabase };
+  /** Overload limits for the app (src/http/overload.ts); 0 turns a check off. */
+  pressure?: OverloadLimits;
+}
+
+export async function testApp(options: TestAppOptions = {}): Promise<App> {
+  const core = options.core ?? (await testCore(options));
+  const app = await buildApp(core, { logger: false, pressure: options.pressure });
+  onFileEnd(() => app.close());
+  await options.setup?.(app);
   await app.ready();
   return app;
 }

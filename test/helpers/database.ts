@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, inject } from 'vitest';
+import { inject } from 'vitest';
+import { onFileEnd } from './cleanup.ts';
 
 export interface TestDatabase {
   name: string;
@@ -35,8 +36,6 @@ export async function createTestDatabase(
   const name = `test_${randomBytes(6).toString('hex')}`;
   const template = options.empty ? 'template0' : inject('templateDatabase');
   await adminQuery(adminUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
-  afterAll(async () => {
-    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  });
+  onFileEnd(() => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   return { name, url: withDatabase(adminUrl, name) };
 }

@@ -12,7 +12,7 @@ describe('server process', () => {
     const database = await createTestDatabase({ empty: true });
     const server = await spawnServer({ DATABASE_URL: database.url, MIGRATE_TENANTS_ON_START: 'blocking' });
     const health = await fetch(`${server.url}/health/db`);
-    expect(health.status).toBe(200);
+    expect(health.status, await health.clone().text()).toBe(200);
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     const tables = await client.query(

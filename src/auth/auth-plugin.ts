@@ -1,0 +1,152 @@
+/**
+ * Authentication and the declarative permission guard for tenant routes (SPEC 4, 11).
+ *
+ * Every tenant route declares what it needs in its options, and nothing else:
+ *
+ *     scope.get('/users/', { config: { permission: 'USER_VIEW' }, schema: … }, handler)
+ *     scope.get('/auth/me', { config: { permission: AUTHENTICATED }, schema: … }, handler)
+ *
+ * `withAuth(routes)` opens a tenant area: `tenantScope` (the `tenant` header → `request.tenant`), then
+ * `authGuard`, then the routes. The guard
+ *  - refuses at registration a route that declares no access (`config.permission`), so the app does not
+ *    even start with an unguarded tenant route;
+ *  - records every route in `app.tenantRoutes` (the table-driven permission test walks it);
+ *  - per request: bearer token → session in THIS tenant's schema → user, role, permissions (one query),
+ *    401 when missing/malformed/expired/revoked or issued by another tenant (its hash is simply not in
+ *    this schema), 403 when the role lacks the permission.
+ *
+ * Inside a handler: `request.user`, `request.role`, `request.session`, `request.permissions`.
+ */
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyPluginOptions,
+  FastifyRequest,
+  FastifyTypeProvider,
+  RawServerBase,
+  RouteOptions,
+} from 'fastify';
+import fp from 'fastify-plugin';
+import { problems } from '../http/problem.ts';
+import { withTenant } from '../tenancy/tenant-plugin.ts';
+import { isRouteAccess, type Permission, PUBLIC, type RouteAccess } from './permissions.ts';
+import type { Principal, PrincipalRole, PrincipalSession, PrincipalUser } from './principal.ts';
+import { authenticate } from './sessions.ts';
+import { accountDb } from './tables.ts';
+import { bearerToken } from './tokens.ts';
+
+/** One row of the route table: what a tenant route is and what it needs. */
+export interface TenantRouteInfo {
+  method: string;
+  url: string;
+  access: RouteAccess;
+  operationId: string | undefined;
+}
+
+const principalSlot: unique symbol = Symbol('tenantry.principal');
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What a tenant route needs (src/auth/permissions.ts). Required on every route of a `withAuth` area. */
+    permission?: RouteAccess;
+  }
+  interface FastifyRequest {
+    /** The caller's user. Throws on a `public` route (no principal there): a programming error. */
+    readonly user: PrincipalUser;
+    /** The caller's role (id, uuid, name, title). */
+    readonly role: PrincipalRole;
+    /** The session the bearer token belongs to. */
+    readonly session: PrincipalSession;
+    /** The permissions of the caller's role. */
+    readonly permissions: ReadonlySet<Permission>;
+    [principalSlot]: Principal | null;
+  }
+  interface FastifyInstance {
+    /** Every route registered inside a `withAuth` area, with its declared access. */
+    tenantRoutes: TenantRouteInfo[];
+  }
+}
+
+function principalOf(request: FastifyRequest): Principal {
+  const principal = request[principalSlot];
+  if (!principal) throw new Error('request.user read on a route without authentication (permission: public)');
+  return principal;
+}
+
+/** Once per app (inside accountsPlugin): the request decorations and the route table. */
+export function decorateAuth(app: FastifyInstance): void {
+  app.decorate('tenantRoutes', []);
+  app.decorateRequest(principalSlot, null);
+  app.decorateRequest('user', {
+    getter: function (this: FastifyRequest) {
+      return principalOf(this).user;
+    },
+  });
+  app.decorateRequest('role', {
+    getter: function (this: FastifyRequest) {
+      return principalOf(this).role;
+    },
+  });
+  app.decorateRequest('session', {
+    getter: function (this: FastifyRequest) {
+      return principalOf(this).session;
+    },
+  });
+  app.decorateRequest('permissions', {
+    getter: function (this: FastifyRequest) {
+      return principalOf(this).permissions;
+    },
+  });
+}
+
+function declaredAccess(route: RouteOptions): RouteAccess {
+  const access = route.config?.permission;
+  if (!isRouteAccess(access)) {
+    throw new Error(
+      `tenant route ${String(route.method)} ${route.url} declares no valid access: add config.permission ` +
+        `(a permission name, 'authenticated-only' or 'public')`,
+    );
+  }
+  return access;
+}
+
+export const authGuard = fp(
+  async (app: FastifyInstance) => {
+    app.addHook('onRoute', (route) => {
+      const access = declaredAccess(route);
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      for (const method of methods) {
+        // Fastify adds HEAD twins of GET routes with the same config; the GET row covers them.
+        if (method === 'HEAD') continue;
+        const operationId = (route.schema as { operationId?: string } | undefined)?.operationId;
+        app.tenantRoutes.push({ method, url: route.url, access, operationId });
+      }
+    });
+
+    app.addHook('onRequest', async (request) => {
+      const access = request.routeOptions.config.permission;
+      if (access === PUBLIC) return;
+      const token = bearerToken(request.headers.authorization);
+      if (!token) throw problems.unauthorized();
+      const principal = await authenticate(accountDb(request.tenant.db), token);
+      if (!principal) throw problems.unauthorized('The bearer token is invalid, expired or revoked');
+      request[principalSlot] = principal;
+      if (access !== undefined && access !== 'authenticated-only' && !principal.permissions.has(access)) {
+        throw problems.forbidden(`This needs the permission ${access}`);
+      }
+    });
+  },
+  { name: 'tenantry-auth-guard', fastify: '5.x', dependencies: ['tenantry-tenant-scope'] },
+);
+
+/** An encapsulated tenant area: tenant resolution, then authentication + permissions, then `routes`. */
+export function withAuth<
+  Options extends FastifyPluginOptions,
+  Server extends RawServerBase,
+  Provider extends FastifyTypeProvider,
+>(routes: FastifyPluginAsync<Options, Server, Provider>): FastifyPluginAsync<Options, Server, Provider> {
+  return withTenant<Options, Server, Provider>(async (scope, options) => {
+    await scope.register(authGuard);
+    await scope.register(routes, options);
+  });
+}

@@ -1,0 +1,161 @@
+/**
+ * SQL of sessions (SPEC 3.2): one row per device; only the token's SHA-256 is stored. `findByToken` is
+ * the hot path of every authenticated request: session → user → role → permissions in one statement.
+ */
+import { type ExpressionBuilder, sql } from 'kysely';
+import { isPermission, type Permission } from './permissions.ts';
+import type { Principal, PrincipalRole, PrincipalUser } from './principal.ts';
+import type { AccountDb, AccountTables } from './tables.ts';
+
+/** `last_seen_at` is refreshed at most this often, so a busy client does not write on every request. */
+const TOUCH_AFTER_MS = 5 * 60_000;
+
+/** The role's permission names as one array column (scalar subquery; NULL when the role has none). */
+function permissionNames(eb: ExpressionBuilder<AccountTables & { r: AccountTables['roles'] }, 'r'>) {
+  return eb
+    .selectFrom('role_permissions as rp')
+    .innerJoin('permissions as p', 'p.id', 'rp.permission_id')
+    .whereRef('rp.role_id', '=', 'r.id')
+    .select((inner) => inner.fn.agg<string[]>('array_agg', ['p.name']).as('names'))
+    .as('permissions');
+}
+
+interface AccessRow {
+  user_id: string;
+  uuid: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  tz: string;
+  lang: string;
+  role_id: number;
+  role_uuid: string;
+  role_name: string;
+  role_title: string;
+  permissions: string[] | null;
+}
+
+const USER_COLUMNS = [
+  'u.id as user_id',
+  'u.uuid',
+  'u.email',
+  'u.first_name',
+  'u.last_name',
+  'u.tz',
+  'u.lang',
+  'r.id as role_id',
+  'r.uuid as role_uuid',
+  'r.name as role_name',
+  'r.title as role_title',
+] as const;
+
+export interface UserAccess {
+  user: PrincipalUser;
+  role: PrincipalRole;
+  permissions: ReadonlySet<Permission>;
+}
+
+function toAccess(row: AccessRow): UserAccess {
+  return {
+    user: {
+      id: row.user_id,
+      uuid: row.uuid,
+      email: row.email,
+      first_name: row.first_name,
+      last_name: row.last_name,
+      tz: row.tz,
+      lang: row.lang,
+    },
+    role: { id: row.role_id, uuid: row.role_uuid, name: row.role_name, title: row.role_title },
+    permissions: new Set((row.permissions ?? []).filter(isPermission)),
+  };
+}
+
+export class SessionRepository {
+  constructor(private readonly db: AccountDb) {}
+
+  async insert(session: {
+    hash: Buffer;
+    userId: string;
+    expiresAt: Date;
+    userAgent: string | null;
+    ip: string | null;
+  }): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({
+        token_hash: session.hash,
+        user_id: session.userId,
+        expires_at: session.expiresAt,
+        user_agent: session.userAgent,
+        ip: session.ip,
+      })
+      .execute();
+  }
+
+  /** A live user's access (role, permissions) — for the session answer of login and friends. */
+  async access(userId: string): Promise<UserAccess | undefined> {
+    const row = await this.db
+      .selectFrom('users as u')
+      .innerJoin('roles as r', 'r.id', 'u.role_id')
+      .select(USER_COLUMNS)
+      .select(permissionNames)
+      .where('u.id', '=', userId)
+      .where('u.deleted_at', 'is', null)
+      .executeTakeFirst();
+    return row && toAccess(row);
+  }
+
+  /** The principal of a live session (not revoked, not expired, user active and not deleted). */
+  async findByToken(hash: Buffer): Promise<(Principal & { lastSeenAt: Date }) | undefined> {
+    const row = await this.db
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .innerJoin('roles as r', 'r.id', 'u.role_id')
+      .select(['s.id as session_id', 's.expires_at', 's.last_seen_at'])
+      .select(USER_COLUMNS)
+      .select(permissionNames)
+      .where('s.token_hash', '=', hash)
+      .where('s.revoked_at', 'is', null)
+      .where('s.expires_at', '>', sql<Date>`now()`)
+      .where('u.deleted_at', 'is', null)
+      .where('u.is_active', '=', true)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      ...toAccess(row),
+      session: { id: row.session_id, expires_at: row.expires_at },
+      lastSeenAt: row.last_seen_at,
+    };
+  }
+
+  /** Refreshes last_seen_at when it is older than TOUCH_AFTER_MS (one cheap write per few minutes). */
+  async touch(sessionId: string, lastSeenAt: Date): Promise<void> {
+    if (Date.now() - lastSeenAt.getTime() < TOUCH_AFTER_MS) return;
+    await this.db
+      .updateTable('sessions')
+      .set({ last_seen_at: sql`now()` })
+      .where('id', '=', sessionId)
+      .execute();
+  }
+
+  async revoke(sessionId: string): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({ revoked_at: sql`now()` })
+      .where('id', '=', sessionId)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
+  /** Revokes every live session of the user; returns how many. */
+  async revokeAll(userId: string): Promise<number> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({ revoked_at: sql`now()` })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+}

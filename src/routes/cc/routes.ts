@@ -1,0 +1,203 @@
+/**
+ * Control center (SPEC 6): tenant lifecycle and migrations for operators, behind the admin token.
+ *
+ * One encapsulated plugin: the admin guard is an onRequest hook of this context, so every route below —
+ * canonical and the predecessor's aliases (aliases.ts) — is admin-only, and nothing else is affected.
+ * Handlers stay thin: rules live in ControlCenter / JobStore, SQL in the registry and runner.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type Static, Type } from 'typebox';
+import { UnknownHostError } from '../../db/hosts.ts';
+import { problemResponses, problems } from '../../http/problem.ts';
+import { detectDrift } from '../../migrations/drift.ts';
+import { adminGuard } from './admin-auth.ts';
+import { legacyRoutes } from './aliases.ts';
+import { ControlCenter, ccProblem, requireTenantId } from './control-center.ts';
+import { JobStore } from './jobs.ts';
+import {
+  CreatedSchema,
+  CreateTenantBody,
+  DeleteQuery,
+  DowngradeBody,
+  DriftQuery,
+  DriftSchema,
+  FleetBody,
+  IdParams,
+  JobAcceptedSchema,
+  JobParams,
+  JobViewSchema,
+  ListQuery,
+  MigrateBody,
+  RunViewSchema,
+  TenantDetailSchema,
+  TenantPageSchema,
+} from './schemas.ts';
+
+export interface ControlCenterOptions {
+  /** Accepted bearer token; undefined = control center disabled (403). See admin-auth.ts. */
+  adminToken: string | undefined;
+}
+
+const tags = ['control center'];
+const security = [{ bearer: [] }];
+
+export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions> = async (app, options) => {
+  app.addHook('onRequest', adminGuard(options.adminToken));
+  const cc = new ControlCenter(app.core, app.registryCache);
+  const jobs = new JobStore(app.core, app.registryCache);
+  app.addHook('onClose', () => jobs.settle());
+
+  app.get(
+    '/cc/tenants',
+    {
+      schema: {
+        operationId: 'cc.tenants.list',
+        tags,
+        security,
+        querystring: ListQuery,
+        response: { 200: TenantPageSchema, ...problemResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request) => cc.list(request.query),
+  );
+
+  app.post(
+    '/cc/tenants',
+    {
+      schema: {
+        operationId: 'cc.tenants.create',
+        tags,
+        security,
+        body: CreateTenantBody,
+        response: { 201: CreatedSchema, ...problemResponses(400, 401, 403, 409, 422, 503) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await cc.create(request.body)),
+  );
+
+  app.get(
+    '/cc/tenants/:id',
+    {
+      schema: {
+        operationId: 'cc.tenants.show',
+        tags,
+        security,
+        params: IdParams,
+        response: { 200: TenantDetailSchema, ...problemResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request) => cc.show(request.params.id),
+  );
+
+  app.post(
+    '/cc/tenants/:id/migrate',
+    {
+      schema: {
+        operationId: 'cc.tenants.migrate',
+        tags,
+        security,
+        params: IdParams,
+        body: MigrateBody,
+        response: { 200: RunViewSchema, ...problemResponses(400, 401, 403, 404, 409, 422, 503) },
+      },
+    },
+    async (request) =>
+      cc.migrate(request.params.id, { target: request.body.target, dryRun: request.body.dry_run }),
+  );
+
+  app.post(
+    '/cc/tenants/:id/downgrade',
+    {
+      schema: {
+        operationId: 'cc.tenants.downgrade',
+        tags,
+        security,
+        params: IdParams,
+        body: DowngradeBody,
+        response: { 200: RunViewSchema, ...problemResponses(400, 401, 403, 404, 409, 422, 503) },
+      },
+    },
+    async (request) => cc.downgrade(request.params.id, request.body.steps),
+  );
+
+  app.delete(
+    '/cc/tenants/:id',
+    {
+      schema: {
+        operationId: 'cc.tenants.delete',
+        tags,
+        security,
+        params: IdParams,
+        querystring: DeleteQuery,
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      await cc.delete(request.params.id, request.query.confirm);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/cc/migrate',
+    {
+      schema: {
+        operationId: 'cc.fleet.migrate',
+        tags,
+        security,
+        body: FleetBody,
+        response: { 202: JobAcceptedSchema, ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => reply.code(202).send(startFleet(request.body)),
+  );
+
+  app.get(
+    '/cc/jobs/:id',
+    {
+      schema: {
+        operationId: 'cc.jobs.show',
+        tags,
+        security,
+        params: JobParams,
+        response: { 200: JobViewSchema, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const job = jobs.get(request.params.id);
+      if (!job) throw problems.notFound('job', request.params.id);
+      return job;
+    },
+  );
+
+  app.get(
+    '/cc/drift',
+    {
+      schema: {
+        operationId: 'cc.drift',
+        tags,
+        security,
+        querystring: DriftQuery,
+        response: { 200: DriftSchema, ...problemResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request) => {
+      const { host } = request.query;
+      if (host !== undefined && !app.core.hosts.has(host)) throw ccProblem(new UnknownHostError(host));
+      return detectDrift(app.core.hosts, app.core.registry, app.core.tenantRunner, { host });
+    },
+  );
+
+  /** Validates everything a job could trip on before answering 202, so bad input is a 400 now. */
+  function startFleet(body: Static<typeof FleetBody>): { job_id: string } {
+    for (const tenantId of body.tenants ?? []) requireTenantId(tenantId);
+    try {
+      app.core.tenantRunner.set.resolve(body.target ?? 'head');
+    } catch (error) {
+      throw ccProblem(error) ?? error;
+    }
+    return { job_id: jobs.startFleetMigration(body) };
+  }
+
+  await app.register(legacyRoutes, { cc, startFleet });
+};

@@ -1,0 +1,216 @@
+/**
+ * HTTP shapes of the control center (SPEC 6). Bodies refuse unknown properties; tenant ids carry the
+ * SPEC 6 pattern so OpenAPI documents them (reserved names are refused by the handlers, still 400).
+ */
+import { type Static, Type } from 'typebox';
+import { TENANT_ID_PATTERN } from '../../tenancy/tenant-id.ts';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
+
+export const TenantIdParam = Type.String({
+  pattern: TENANT_ID_PATTERN.source,
+  maxLength: 63,
+  description: 'Tenant id (= schema name): ^[a-z][a-z0-9_]{0,62}$, not public, pg_*, or reserved',
+});
+
+/** Path parameter objects: canonical routes use `id`, the predecessor's aliases `tenant_id`. */
+export const IdParams = Type.Object({ id: TenantIdParam });
+export const LegacyIdParams = Type.Object({ tenant_id: TenantIdParam });
+
+const Revision = Type.String({
+  minLength: 1,
+  maxLength: 40,
+  description: 'head, base, or 4-12 hex characters of a revision id',
+});
+
+export const TenantViewSchema = Type.Object({
+  tenant_id: Type.String(),
+  uuid: Type.String(),
+  name: Type.String(),
+  host: Type.String(),
+  status: Type.Union([
+    Type.Literal('provisioning'),
+    Type.Literal('active'),
+    Type.Literal('suspended'),
+    Type.Literal('deleting'),
+  ]),
+  revision: Nullable(Type.String()),
+  head: Nullable(Type.String()),
+  behind: Type.Integer({ description: 'Revisions between the recorded revision and head' }),
+  migration_status: Type.Union([Type.Literal('ok'), Type.Literal('failed'), Type.Literal('pending')]),
+  migration_error: Nullable(Type.String()),
+  migrated_at: Nullable(Type.String({ format: 'date-time' })),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+export type TenantView = Static<typeof TenantViewSchema>;
+
+export const HistoryEntrySchema = Type.Object({
+  revision: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  applied: Type.Boolean(),
+  applied_at: Nullable(Type.String({ format: 'date-time' })),
+  duration_ms: Nullable(Type.Integer()),
+  /** null when not applied or applied without a checksum (stamped). */
+  checksum_ok: Nullable(Type.Boolean()),
+});
+export type HistoryEntry = Static<typeof HistoryEntrySchema>;
+
+export const TenantDetailSchema = Type.Intersect([
+  TenantViewSchema,
+  Type.Object({ history: Type.Array(HistoryEntrySchema) }),
+]);
+export type TenantDetail = Static<typeof TenantDetailSchema>;
+
+export const TenantPageSchema = Type.Object({
+  items: Type.Array(TenantViewSchema),
+  total: Type.Integer(),
+  page: Type.Integer(),
+  size: Type.Integer(),
+  pages: Type.Integer(),
+});
+export type Paginated<T> = { items: T[]; total: number; page: number; size: number; pages: number };
+
+export const ListQuery = Type.Object({
+  page: Type.Integer({ minimum: 1, default: 1 }),
+  size: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+  search: Type.Optional(Type.String({ maxLength: 100 })),
+});
+
+export const StepSchema = Type.Object({
+  revision: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  duration_ms: Type.Integer(),
+});
+
+/** One schema's upgrade or downgrade; `steps` are the applied (or, in a dry run, would-apply) revisions. */
+export const RunViewSchema = Type.Object({
+  tenant_id: Type.String(),
+  dry_run: Type.Boolean(),
+  from: Nullable(Type.String()),
+  to: Nullable(Type.String()),
+  steps: Type.Array(StepSchema),
+  duration_ms: Type.Integer(),
+});
+export type RunView = Static<typeof RunViewSchema>;
+
+export const CreateTenantBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    tenant_id: Type.Optional(Type.String({ maxLength: 200 })),
+    host: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+export const CreatedSchema = Type.Object({ tenant: TenantViewSchema, migration: RunViewSchema });
+
+export const LegacyCreateQuery = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  schema: Type.Optional(Type.String({ maxLength: 200 })),
+  host: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+});
+
+export const MigrateBody = Type.Object(
+  { target: Type.Optional(Revision), dry_run: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+
+export const LegacyUpgradeQuery = Type.Object({
+  schema: TenantIdParam,
+  target: Type.Optional(Revision),
+  dry_run: Type.Optional(Type.Boolean()),
+});
+
+export const DowngradeBody = Type.Object(
+  { steps: Type.Integer({ minimum: 1, maximum: 1000 }) },
+  { additionalProperties: false },
+);
+
+export const DeleteQuery = Type.Object({
+  confirm: Type.Optional(Type.String({ maxLength: 200, description: 'Must repeat the tenant id' })),
+});
+
+export const FleetBody = Type.Object(
+  {
+    target: Type.Optional(Revision),
+    dry_run: Type.Optional(Type.Boolean()),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
+    tenants: Type.Optional(Type.Array(TenantIdParam, { maxItems: 10_000 })),
+    only_failed: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const JobAcceptedSchema = Type.Object({ job_id: Type.String({ format: 'uuid' }) });
+export const JobParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+const FleetResultSchema = Type.Object({
+  tenant_id: Type.String(),
+  host: Type.String(),
+  outcome: Type.Union([
+    Type.Literal('upgraded'),
+    Type.Literal('up_to_date'),
+    Type.Literal('would_upgrade'),
+    Type.Literal('failed'),
+    Type.Literal('skipped'),
+  ]),
+  from: Nullable(Type.String()),
+  to: Nullable(Type.String()),
+  applied: Type.Array(Type.String()),
+  error: Nullable(Type.String()),
+  duration_ms: Type.Integer(),
+});
+
+export const JobViewSchema = Type.Object({
+  job_id: Type.String(),
+  kind: Type.Literal('migrate'),
+  status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed')]),
+  request: Type.Object({
+    target: Type.Optional(Type.String()),
+    dry_run: Type.Optional(Type.Boolean()),
+    concurrency: Type.Optional(Type.Integer()),
+    tenants: Type.Optional(Type.Array(Type.String())),
+    only_failed: Type.Optional(Type.Boolean()),
+  }),
+  created_at: Type.String({ format: 'date-time' }),
+  finished_at: Nullable(Type.String({ format: 'date-time' })),
+  progress: Type.Object({
+    done: Type.Integer(),
+    /** null until the run knows how many tenants it covers. */
+    total: Nullable(Type.Integer()),
+  }),
+  summary: Nullable(
+    Type.Object({
+      total: Type.Integer(),
+      upgraded: Type.Integer(),
+      up_to_date: Type.Integer(),
+      would_upgrade: Type.Integer(),
+      failed: Type.Integer(),
+      duration_ms: Type.Integer(),
+    }),
+  ),
+  results: Type.Array(FleetResultSchema),
+  error: Nullable(Type.String()),
+});
+export type JobView = Static<typeof JobViewSchema>;
+
+export const DriftSchema = Type.Object({
+  checked: Type.Integer(),
+  drifted: Type.Integer(),
+  tenants: Type.Array(
+    Type.Object({
+      tenant_id: Type.String(),
+      host: Type.String(),
+      missing: Type.Array(Type.String()),
+      unexpected: Type.Array(Type.String()),
+    }),
+  ),
+});
+
+export const DriftQuery = Type.Object({
+  host: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+});

@@ -1,0 +1,89 @@
+/**
+ * /settings (SPEC 4): the tenant's settings (everyone reads, SETTINGS_MANAGE writes) and each user's own
+ * (/settings/me, any signed-in user). PUT bodies accept only whitelisted keys (catalogue.ts) with values
+ * of their type, or null to reset one.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type TObject, type TSchema, Type } from 'typebox';
+import { AUTHENTICATED } from '../../auth/permissions.ts';
+import { accountDb } from '../../auth/tables.ts';
+import { problemResponses } from '../../http/problem.ts';
+import { TENANT_DEFAULTS, TenantSettingsSchema, USER_DEFAULTS, UserSettingsSchema } from './catalogue.ts';
+import { SettingsService } from './settings-service.ts';
+
+const tags = ['settings'];
+const security = [{ bearer: [], tenant: [] }];
+
+/** PUT body of a catalogue: every key optional, its type or null, nothing else, at least one key. */
+function putBody(schema: TObject) {
+  const properties: Record<string, TSchema> = {};
+  for (const [key, property] of Object.entries(schema.properties as Record<string, TSchema>)) {
+    properties[key] = Type.Optional(Type.Union([property, Type.Null()]));
+  }
+  return Type.Object(properties, { additionalProperties: false, minProperties: 1 });
+}
+
+export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const tenantSettings = new SettingsService(TenantSettingsSchema, TENANT_DEFAULTS, ['default_tz']);
+  const userSettings = new SettingsService(UserSettingsSchema, USER_DEFAULTS);
+  const TenantPut = putBody(TenantSettingsSchema);
+  const UserPut = putBody(UserSettingsSchema);
+
+  app.get(
+    '/settings/',
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        operationId: 'settings.tenant.get',
+        tags,
+        security,
+        response: { 200: TenantSettingsSchema, ...problemResponses(400, 401, 404) },
+      },
+    },
+    async (request) => tenantSettings.read(accountDb(request.tenant.db), null),
+  );
+
+  app.put(
+    '/settings/',
+    {
+      config: { permission: 'SETTINGS_MANAGE' },
+      schema: {
+        operationId: 'settings.tenant.put',
+        tags,
+        security,
+        body: TenantPut,
+        response: { 200: TenantSettingsSchema, ...problemResponses(400, 401, 403, 404, 422) },
+      },
+    },
+    async (request) => tenantSettings.write(accountDb(request.tenant.db), null, request.body),
+  );
+
+  app.get(
+    '/settings/me',
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        operationId: 'settings.me.get',
+        tags,
+        security,
+        response: { 200: UserSettingsSchema, ...problemResponses(400, 401, 404) },
+      },
+    },
+    async (request) => userSettings.read(accountDb(request.tenant.db), request.user.id),
+  );
+
+  app.put(
+    '/settings/me',
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        operationId: 'settings.me.put',
+        tags,
+        security,
+        body: UserPut,
+        response: { 200: UserSettingsSchema, ...problemResponses(400, 401, 404, 422) },
+      },
+    },
+    async (request) => userSettings.write(accountDb(request.tenant.db), request.user.id, request.body),
+  );
+};

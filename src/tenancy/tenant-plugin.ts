@@ -1,0 +1,193 @@
+/**
+ * The request's tenant (SPEC 2): `tenant` header → registry cache → `request.tenant`.
+ *
+ * Two plugins:
+ *  - `tenancyPlugin` (once, in buildApp): the registry cache with its LISTEN client, the on-demand
+ *    upgrader, and the `request.tenant` decoration.
+ *  - `tenantScope` (once per tenant route area): the onRequest hook that resolves the header. It is a
+ *    fastify-plugin, so its hook lands in the encapsulated context that registers it — routes outside
+ *    that context never pay for it. Register it before the routes (and before auth, which builds on
+ *    `request.tenant`), or wrap the area with `withTenant(routes)`:
+ *
+ *      await app.register(withTenant(taskRoutes), { prefix: '/tasks' });
+ *
+ * Answers (problem+json): header missing/invalid → 400; unknown tenant → 404 (repeated unknown names
+ * come from the negative cache, no query); suspended → 403; being provisioned → 503; migration failed
+ * → 503 + Retry-After; behind head → upgraded first (concurrent first requests share one upgrade);
+ * registry or host unreachable → 503 + Retry-After (error handler).
+ *
+ * `request.tenant.db` is the tenant host's shared Kysely with `withSchema(schema)`: every query is
+ * schema-qualified, so no session state (`SET search_path`) is ever left on a pooled connection.
+ */
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyPluginOptions,
+  FastifyRequest,
+  FastifyTypeProvider,
+  RawServerBase,
+} from 'fastify';
+import fp from 'fastify-plugin';
+import { type AnyDb, DEFAULT_HOST } from '../db/hosts.ts';
+import { problems } from '../http/problem.ts';
+import { type CachedTenant, RegistryCache } from './registry-cache.ts';
+import { tenantIdProblem } from './tenant-id.ts';
+import { TenantUpgradeFailedError, TenantUpgrader, TenantUpgradeTimeoutError } from './tenant-upgrader.ts';
+
+/** What a tenant route gets. Keep it small: auth and domain routes build on exactly this. */
+export interface TenantContext {
+  /** Tenant id (validated; also the schema name). */
+  id: string;
+  /** Database host name (key of the hosts map). */
+  host: string;
+  /** Schema holding the tenant's tables. */
+  schema: string;
+  /**
+   * Kysely over the host's shared pool, bound to the schema (`withSchema`). Plain reads are one query;
+   * open `db.transaction()` only where a handler writes several rows.
+   */
+  db: AnyDb;
+}
+
+/** Backing slot of `request.tenant` (the public property is a getter that refuses to return null). */
+const tenantSlot: unique symbol = Symbol('tenantry.tenant');
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * Set by `tenantScope` before any handler of a tenant route runs. Reading it in a route outside a
+     * tenant scope throws (a programming error, answered 500), rather than handing out null.
+     */
+    tenant: TenantContext;
+    [tenantSlot]: TenantContext | null;
+  }
+  interface FastifyInstance {
+    registryCache: RegistryCache;
+    tenantUpgrader: TenantUpgrader;
+  }
+}
+
+/** Seconds a client should wait before retrying a tenant whose migration failed (an operator must act). */
+const FAILED_MIGRATION_RETRY_S = 30;
+
+export const tenancyPlugin = fp(
+  async (app: FastifyInstance) => {
+    const { core } = app;
+    const cache = new RegistryCache(core.registry, {
+      listenUrl: core.hosts.url(DEFAULT_HOST),
+      onListenerError: (error) =>
+        app.log.warn({ err: error }, 'registry LISTEN connection lost; reconnecting'),
+    });
+    const upgrader = new TenantUpgrader({
+      hosts: core.hosts,
+      registry: core.registry,
+      runner: core.tenantRunner,
+      cache,
+    });
+    cache.start();
+    app.decorate('registryCache', cache);
+    app.decorate('tenantUpgrader', upgrader);
+    app.decorateRequest(tenantSlot, null);
+    app.decorateRequest('tenant', {
+      getter(this: FastifyRequest): TenantContext {
+        const tenant = this[tenantSlot];
+        if (!tenant) throw new Error('request.tenant read in a route outside a tenant scope (withTenant)');
+        return tenant;
+      },
+      setter(this: FastifyRequest, tenant: TenantContext) {
+        this[tenantSlot] = tenant;
+      },
+    });
+    app.addHook('onClose', async () => {
+      await upgrader.settle();
+      await cache.close();
+    });
+  },
+  { name: 'tenantry-tenancy', fastify: '5.x' },
+);
+
+export const tenantScope = fp(
+  async (app: FastifyInstance) => {
+    app.addHook('onRequest', async (request) => {
+      request.tenant = await resolveTenant(app, request);
+    });
+  },
+  { name: 'tenantry-tenant-scope', fastify: '5.x', dependencies: ['tenantry-tenancy'] },
+);
+
+/**
+ * An encapsulated plugin: `tenantScope` followed by `routes` (the usual way to open a tenant area).
+ * Keeps the routes' type provider, so `FastifyPluginAsyncTypebox` route plugins pass straight in.
+ */
+export function withTenant<
+  Options extends FastifyPluginOptions,
+  Server extends RawServerBase,
+  Provider extends FastifyTypeProvider,
+>(routes: FastifyPluginAsync<Options, Server, Provider>): FastifyPluginAsync<Options, Server, Provider> {
+  return async (scope, options) => {
+    await scope.register(tenantScope);
+    await scope.register(routes, options);
+  };
+}
+
+function headerTenantId(request: FastifyRequest): string {
+  const raw = request.headers.tenant;
+  if (raw === undefined) throw problems.badRequest('The "tenant" header is required');
+  if (typeof raw !== 'string') throw problems.badRequest('Send the "tenant" header once');
+  const problem = tenantIdProblem(raw);
+  if (problem) throw problems.badRequest(`Invalid "tenant" header: ${problem}`);
+  return raw;
+}
+
+async function resolveTenant(app: FastifyInstance, request: FastifyRequest): Promise<TenantContext> {
+  const tenantId = headerTenantId(request);
+  let tenant = await app.registryCache.get(tenantId);
+  if (!tenant) throw problems.notFound('tenant', tenantId);
+  tenant = await ready(app, tenant);
+  const { hosts } = app.core;
+  if (!hosts.has(tenant.host)) {
+    request.log.error({ tenant: tenantId, host: tenant.host }, 'tenant placed on an unconfigured host');
+    throw problems.unavailable(`The database host of tenant "${tenantId}" is not configured`, 30);
+  }
+  return {
+    id: tenant.tenantId,
+    host: tenant.host,
+    schema: tenant.schema,
+    db: hosts.db(tenant.host).withSchema(tenant.schema),
+  };
+}
+
+/** Applies the status rules; upgrades a tenant that is behind. Returns the row to serve with. */
+async function ready(app: FastifyInstance, tenant: CachedTenant): Promise<CachedTenant> {
+  switch (tenant.status) {
+    case 'active':
+      break;
+    case 'suspended':
+      throw problems.forbidden(`Tenant "${tenant.tenantId}" is suspended`);
+    case 'provisioning':
+      throw problems.unavailable(`Tenant "${tenant.tenantId}" is still being created`, 2);
+    case 'deleting':
+      throw problems.notFound('tenant', tenant.tenantId);
+  }
+  if (tenant.migrationStatus === 'failed') {
+    throw problems.unavailable(
+      `Tenant "${tenant.tenantId}" is unavailable: its last migration failed`,
+      FAILED_MIGRATION_RETRY_S,
+    );
+  }
+  if (!app.tenantUpgrader.isBehind(tenant)) return tenant;
+  try {
+    return await app.tenantUpgrader.ensure(tenant);
+  } catch (error) {
+    if (error instanceof TenantUpgradeTimeoutError)
+      throw problems.unavailable(`Tenant "${tenant.tenantId}" is being upgraded; try again shortly`, 5);
+    if (error instanceof TenantUpgradeFailedError) {
+      app.log.error({ err: error.cause, tenant: tenant.tenantId }, 'on-demand tenant migration failed');
+      throw problems.unavailable(
+        `Tenant "${tenant.tenantId}" is unavailable: its migration failed`,
+        FAILED_MIGRATION_RETRY_S,
+      );
+    }
+    throw error;
+  }
+}
