@@ -6,6 +6,7 @@
  * workers (node:cluster) that share the port; each worker builds its own app and pools.
  */
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, ConfigError, environmentWithDotenv, loadConfig } from './config.ts';
@@ -75,11 +76,20 @@ async function main(): Promise<void> {
   }
 
   if (!isWorker && config.webConcurrency > 1) {
-    for (let i = 0; i < config.webConcurrency; i++) cluster.fork({ [WORKER_DATABASE_URL]: database.url });
+    const workerEnv: Record<string, string> = { [WORKER_DATABASE_URL]: database.url };
+    if (!config.ccAdminToken && config.nodeEnv !== 'production') {
+      // One development token for every worker (each would otherwise generate and log its own).
+      workerEnv.CC_ADMIN_TOKEN = randomBytes(32).toString('base64url');
+      log.warn(
+        { cc_admin_token: workerEnv.CC_ADMIN_TOKEN },
+        'CC_ADMIN_TOKEN is not set; generated a control center token',
+      );
+    }
+    for (let i = 0; i < config.webConcurrency; i++) cluster.fork(workerEnv);
     cluster.on('exit', (worker, code, signal) => {
       if (!shuttingDown) {
         log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
-        cluster.fork({ [WORKER_DATABASE_URL]: database.url });
+        cluster.fork(workerEnv);
       }
     });
     let shuttingDown = false;
