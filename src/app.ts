@@ -17,6 +17,7 @@ import { accountAreas } from './routes/auth/areas.ts';
 import { resolveAdminToken } from './routes/cc/admin-auth.ts';
 import { controlCenterRoutes } from './routes/cc/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
+import { todoAreas } from './routes/tasks/areas.ts';
 import { tenancyPlugin } from './tenancy/tenant-plugin.ts';
 import { VERSION } from './version.ts';
 
@@ -27,7 +28,19 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Overload limits (src/http/overload.ts); tests lower them to drive the server past them. */
   pressure?: OverloadLimits;
+  /**
+   * Milliseconds a client has to send one whole request, headers and body (default 30 s); past it Node
+   * answers 408 and closes the connection. Only receiving the request is bounded, not the handler.
+   */
+  requestTimeout?: number;
 }
+
+/**
+ * Why a request timeout (issue 9, test/security/limits.test.ts): Fastify's default is none, so a client
+ * that sends headers and then trickles (or never sends) the body held its socket and parser forever; a
+ * few thousand such connections starve the server without any load a rate limit or under-pressure sees.
+ */
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export type App = FastifyInstance & { core: Core };
 
@@ -44,9 +57,17 @@ function loggerFor(core: Core, override: AppOptions['logger']) {
 }
 
 export async function buildApp(core: Core, options: AppOptions = {}): Promise<App> {
+  const requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: loggerFor(core, options.logger),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    requestTimeout,
+    // Node enforces the deadline on a timer (default every 30 s, as long as the timeout itself); check
+    // often enough that a request is cut off close to its deadline. headersTimeout may not exceed it.
+    http: {
+      connectionsCheckingInterval: Math.min(1_000, requestTimeout),
+      headersTimeout: Math.min(60_000, requestTimeout),
+    },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
@@ -98,6 +119,8 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
   // Accounts: `app.accounts`, the auth guard (`withAuth`), /auth, /users, /roles, /groups, /settings.
   // Tenant areas registered after this line reuse `withAuth` (src/auth/auth-plugin.ts).
   await app.register(accountAreas);
+  // TODO domain: /lists, /tasks, /comments, /tags (src/routes/tasks/areas.ts).
+  await app.register(todoAreas);
   return app as unknown as App;
 }
 

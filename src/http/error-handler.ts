@@ -42,6 +42,12 @@ export function toProblem(error: unknown): { problem: HttpProblem; unexpected: b
   switch (code) {
     case SQLSTATE.UNIQUE_VIOLATION:
       return { problem: problems.conflict('A record with the same unique value exists'), unexpected: false };
+    case SQLSTATE.FOREIGN_KEY_VIOLATION:
+      // A row it refers to vanished in the meantime (e.g. a list deleted while a task is created in it).
+      return {
+        problem: problems.conflict('A record it refers to was changed or removed; reload and retry'),
+        unexpected: false,
+      };
     case SQLSTATE.INVALID_TEXT_REPRESENTATION:
     case SQLSTATE.CHARACTER_NOT_IN_REPERTOIRE:
       return { problem: problems.badRequest('A value has an invalid format'), unexpected: false };

@@ -1,0 +1,120 @@
+/**
+ * Kysely table types of the TODO tables (tenant revision 7f315a3921b2). Keep in sync with that file; the
+ * schema snapshot test catches schema changes, the HTTP tests catch type mismatches.
+ * `todoDb(db)` views the untyped tenant handle (or a transaction of it) through these types.
+ */
+import type { ColumnType, Generated, Kysely } from 'kysely';
+import type { UsersTable } from '../../auth/tables.ts';
+import type { AnyDb } from '../../db/hosts.ts';
+
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** bigint identity columns come back from pg as strings. */
+type BigId = ColumnType<string, never, never>;
+/** jsonb written as JSON text (JSON.stringify), read back parsed by pg. */
+type Json = ColumnType<unknown, string | null | undefined, string | null>;
+
+export const TASK_STATUSES = ['todo', 'in_progress', 'done'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const TASK_PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+export const TASK_ACTIONS = [
+  'created',
+  'updated',
+  'status_changed',
+  'assigned',
+  'unassigned',
+  'commented',
+  'deleted',
+  'restored',
+] as const;
+export type TaskAction = (typeof TASK_ACTIONS)[number];
+
+export interface ListsTable {
+  id: BigId;
+  uuid: Generated<string>;
+  name: string;
+  description: Generated<string>;
+  color: string | null;
+  position: Generated<number>;
+  archived_at: NullableTimestamp;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface TasksTable {
+  id: BigId;
+  uuid: Generated<string>;
+  list_id: string | null;
+  title: string;
+  description: Generated<string>;
+  status: ColumnType<TaskStatus, TaskStatus | undefined, TaskStatus>;
+  priority: ColumnType<TaskPriority, TaskPriority | undefined, TaskPriority>;
+  priority_rank: ColumnType<number, never, never>;
+  due_at: NullableTimestamp;
+  completed_at: NullableTimestamp;
+  position: Generated<number>;
+  author_id: string;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface TaskAssigneesTable {
+  task_id: string;
+  user_id: string;
+  assigned_at: DefaultTimestamp;
+}
+
+export interface TagsTable {
+  id: BigId;
+  uuid: Generated<string>;
+  name: string;
+  color: string | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface TaskTagsTable {
+  task_id: string;
+  tag_id: string;
+}
+
+export interface TaskEventsTable {
+  id: BigId;
+  task_id: string;
+  actor_id: string;
+  action: TaskAction;
+  before: Json;
+  after: Json;
+  created_at: DefaultTimestamp;
+}
+
+export interface CommentsTable {
+  id: BigId;
+  uuid: Generated<string>;
+  task_id: string;
+  author_id: string;
+  body: string;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface TodoTables {
+  users: UsersTable;
+  lists: ListsTable;
+  tasks: TasksTable;
+  task_assignees: TaskAssigneesTable;
+  tags: TagsTable;
+  task_tags: TaskTagsTable;
+  task_events: TaskEventsTable;
+  comments: CommentsTable;
+}
+
+export type TodoDb = Kysely<TodoTables>;
+
+export function todoDb(db: AnyDb): TodoDb {
+  return db;
+}

@@ -1,0 +1,409 @@
+/**
+ * SQL that writes tasks and their assignee/tag sets. The rules (what changes, which events) live in
+ * tasks-service.ts; reads with details in task-reads.ts.
+ *
+ * Parameters in the select list of INSERT … SELECT have no type context, so PostgreSQL would read them
+ * as text: those are cast explicitly (`::bigint`, `::timestamptz`).
+ */
+import { sql } from 'kysely';
+import type { TaskAction, TaskPriority, TaskStatus, TodoDb } from './tables.ts';
+
+export interface NewTask {
+  /** Resolved in the same statement; null = the inbox. */
+  listUuid: string | null;
+  title: string;
+  description: string;
+  status: TaskStatus;
+  priority: TaskPriority;
+  dueAt: Date | null;
+  authorId: string;
+  /** The `created` event's `after` (the snapshot without the position, which the insert computes). */
+  snapshot: Record<string, unknown>;
+}
+
+export interface InsertedTask {
+  id: string;
+  uuid: string;
+  position: number;
+  completed_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** The state of a task a PATCH starts from, read under a row lock. */
+export interface LockedTask {
+  id: string;
+  uuid: string;
+  list_id: string | null;
+  list_uuid: string | null;
+  title: string;
+  description: string;
+  status: TaskStatus;
+  priority: TaskPriority;
+  due_at: Date | null;
+  completed_at: Date | null;
+  position: number;
+  deleted_at: Date | null;
+  assignee_ids: string[];
+  assignee_uuids: string[];
+  tag_ids: string[];
+  tag_uuids: string[];
+}
+
+export interface TaskChanges {
+  list_id?: string | null;
+  title?: string;
+  description?: string;
+  status?: TaskStatus;
+  priority?: TaskPriority;
+  due_at?: Date | null;
+  position?: number;
+}
+
+export interface EventRow {
+  action: TaskAction;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+/** Column order of the INSERT … SELECT in `insert` (the select lists below follow it). */
+const INSERT_COLUMNS = [
+  'list_id',
+  'title',
+  'description',
+  'status',
+  'priority',
+  'due_at',
+  'completed_at',
+  'author_id',
+  'position',
+] as const;
+const RETURNED = ['id', 'uuid', 'position', 'completed_at', 'created_at', 'updated_at'] as const;
+
+const json = (value: Record<string, unknown> | null) => (value === null ? null : JSON.stringify(value));
+
+export class TasksRepository {
+  constructor(
+    readonly db: TodoDb,
+    /** The tenant schema: part of the advisory-lock key of position changes. */
+    private readonly schema: string,
+  ) {}
+
+  /**
+   * Inserts the task at the end of its list and its `created` event in ONE statement (the hot path of
+   * POST /tasks/: no transaction round trips). Returns nothing when the list does not exist or is
+   * archived (the caller tells which).
+   */
+  async insert(task: NewTask): Promise<InsertedTask | undefined> {
+    const completedAt =
+      task.status === 'done' ? sql<Date | null>`now()` : sql<Date | null>`NULL::timestamptz`;
+    const snapshot = JSON.stringify(task.snapshot);
+    return this.db
+      .with('t', (qc) => {
+        const insert = qc.insertInto('tasks').columns(INSERT_COLUMNS);
+        const row = [
+          sql`${task.title}::text`.as('title'),
+          sql`${task.description}::text`.as('description'),
+          sql`${task.status}::text`.as('status'),
+          sql`${task.priority}::text`.as('priority'),
+          sql`${task.dueAt}::timestamptz`.as('due_at'),
+          completedAt.as('completed_at'),
+          sql`${task.authorId}::bigint`.as('author_id'),
+        ];
+        if (task.listUuid === null) {
+          return insert
+            .expression(
+              qc.selectNoFrom((eb) => [
+                sql<null>`NULL::bigint`.as('list_id'),
+                ...row,
+                eb
+                  .selectFrom('tasks as x')
+                  .select(sql<number>`coalesce(max(x.position), 0) + 1`.as('next'))
+                  .where('x.deleted_at', 'is', null)
+                  .where('x.list_id', 'is', null)
+                  .as('position'),
+              ]),
+            )
+            .returning(RETURNED);
+        }
+        return insert
+          .expression(
+            qc
+              .selectFrom('lists as l')
+              .select((eb) => [
+                'l.id as list_id',
+                ...row,
+                eb
+                  .selectFrom('tasks as x')
+                  .select(sql<number>`coalesce(max(x.position), 0) + 1`.as('next'))
+                  .where('x.deleted_at', 'is', null)
+                  .whereRef('x.list_id', '=', 'l.id')
+                  .as('position'),
+              ])
+              .where('l.uuid', '=', task.listUuid)
+              .where('l.archived_at', 'is', null),
+          )
+          .returning(RETURNED);
+      })
+      .with('e', (qc) =>
+        qc
+          .insertInto('task_events')
+          .columns(['task_id', 'actor_id', 'action', 'after'])
+          .expression(
+            qc
+              .selectFrom('t')
+              .select([
+                't.id',
+                sql<string>`${task.authorId}::bigint`.as('actor_id'),
+                sql<string>`'created'`.as('action'),
+                sql<string>`${snapshot}::jsonb || jsonb_build_object('position', t.position)`.as('after'),
+              ]),
+          )
+          .returning('task_events.id'),
+      )
+      .selectFrom('t')
+      .select(['t.id', 't.uuid', 't.position', 't.completed_at', 't.created_at', 't.updated_at'])
+      .executeTakeFirst();
+  }
+
+  /**
+   * The task a change starts from, its row locked until the transaction ends: two concurrent PATCHes of
+   * one task run one after the other, and the second diffs against the first's result, so neither
+   * loses the other's assignee or tag set.
+   *
+   * Two statements on purpose. Under READ COMMITTED a statement that waited for a row lock re-reads
+   * only the locked row; its subqueries (the assignee and tag sets) would still see the snapshot taken
+   * before the wait — the other PATCH's set changes would be invisible and then overwritten. The
+   * second statement starts after the lock is ours, with a fresh snapshot. (test/todo/concurrency)
+   */
+  async lock(uuid: string, state: 'live' | 'deleted'): Promise<LockedTask | undefined> {
+    const locked = await this.db
+      .selectFrom('tasks')
+      .select('id')
+      .where('uuid', '=', uuid)
+      .where('deleted_at', state === 'live' ? 'is' : 'is not', null)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!locked) return undefined;
+    return this.db
+      .selectFrom('tasks as t')
+      .leftJoin('lists as l', 'l.id', 't.list_id')
+      .select((eb) => [
+        't.id',
+        't.uuid',
+        't.list_id',
+        'l.uuid as list_uuid',
+        't.title',
+        't.description',
+        't.status',
+        't.priority',
+        't.due_at',
+        't.completed_at',
+        't.position',
+        't.deleted_at',
+        eb
+          .selectFrom('task_assignees as ta')
+          .innerJoin('users as u', 'u.id', 'ta.user_id')
+          .select(sql<string[]>`coalesce(array_agg(u.id::text ORDER BY u.email), '{}')`.as('ids'))
+          .whereRef('ta.task_id', '=', 't.id')
+          .$asScalar()
+          .$notNull()
+          .as('assignee_ids'),
+        eb
+          .selectFrom('task_assignees as ta')
+          .innerJoin('users as u', 'u.id', 'ta.user_id')
+          .select(sql<string[]>`coalesce(array_agg(u.uuid::text ORDER BY u.email), '{}')`.as('uuids'))
+          .whereRef('ta.task_id', '=', 't.id')
+          .$asScalar()
+          .$notNull()
+          .as('assignee_uuids'),
+        eb
+          .selectFrom('task_tags as tt')
+          .innerJoin('tags as g', 'g.id', 'tt.tag_id')
+          .select(sql<string[]>`coalesce(array_agg(g.id::text ORDER BY g.name), '{}')`.as('ids'))
+          .whereRef('tt.task_id', '=', 't.id')
+          .$asScalar()
+          .$notNull()
+          .as('tag_ids'),
+        eb
+          .selectFrom('task_tags as tt')
+          .innerJoin('tags as g', 'g.id', 'tt.tag_id')
+          .select(sql<string[]>`coalesce(array_agg(g.uuid::text ORDER BY g.name), '{}')`.as('uuids'))
+          .whereRef('tt.task_id', '=', 't.id')
+          .$asScalar()
+          .$notNull()
+          .as('tag_uuids'),
+      ])
+      .where('t.id', '=', locked.id)
+      .executeTakeFirst();
+  }
+
+  /** The internal id of a live task by uuid, without locking. */
+  async liveId(uuid: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('tasks')
+      .select('id')
+      .where('uuid', '=', uuid)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return row?.id;
+  }
+
+  /** The internal id of a task by uuid, live or deleted (the timeline outlives deletion). */
+  async idOf(uuid: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('tasks').select('id').where('uuid', '=', uuid).executeTakeFirst();
+    return row?.id;
+  }
+
+  list(uuid: string): Promise<{ id: string; uuid: string; archived_at: Date | null } | undefined> {
+    return this.db
+      .selectFrom('lists')
+      .select(['id', 'uuid', 'archived_at'])
+      .where('uuid', '=', uuid)
+      .executeTakeFirst();
+  }
+
+  /** Live, active users among these uuids (assignees must be able to sign in). */
+  users(uuids: readonly string[]): Promise<Array<{ id: string; uuid: string; email: string }>> {
+    if (uuids.length === 0) return Promise.resolve([]);
+    return this.db
+      .selectFrom('users')
+      .select(['id', 'uuid', 'email'])
+      .where('uuid', 'in', uuids)
+      .where('deleted_at', 'is', null)
+      .where('is_active', '=', true)
+      .orderBy('email')
+      .execute();
+  }
+
+  tags(uuids: readonly string[]): Promise<Array<{ id: string; uuid: string; name: string }>> {
+    if (uuids.length === 0) return Promise.resolve([]);
+    return this.db
+      .selectFrom('tags')
+      .select(['id', 'uuid', 'name'])
+      .where('uuid', 'in', uuids)
+      .orderBy('name')
+      .execute();
+  }
+
+  /**
+   * Writes the changed columns (always `updated_at`); `completion` sets completed_at from the database
+   * clock on entering done, or clears it on leaving done.
+   */
+  update(
+    id: string,
+    changes: TaskChanges,
+    completion?: 'now' | 'clear',
+  ): Promise<{ position: number; completed_at: Date | null }> {
+    const completedAt =
+      completion === 'now'
+        ? { completed_at: sql<Date>`now()` }
+        : completion === 'clear'
+          ? { completed_at: null }
+          : {};
+    return this.db
+      .updateTable('tasks')
+      .set({ ...changes, ...completedAt, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returning(['position', 'completed_at'])
+      .executeTakeFirstOrThrow();
+  }
+
+  setDeleted(id: string, deleted: boolean): Promise<{ deleted_at: Date | null }> {
+    return this.db
+      .updateTable('tasks')
+      .set({ deleted_at: deleted ? sql<Date>`now()` : null, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returning('deleted_at')
+      .executeTakeFirstOrThrow();
+  }
+
+  async replaceAssignees(taskId: string, add: readonly string[], remove: readonly string[]): Promise<void> {
+    if (remove.length > 0)
+      await this.db
+        .deleteFrom('task_assignees')
+        .where('task_id', '=', taskId)
+        .where('user_id', 'in', remove)
+        .execute();
+    if (add.length > 0)
+      await this.db
+        .insertInto('task_assignees')
+        .values(add.map((userId) => ({ task_id: taskId, user_id: userId })))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+  }
+
+  async replaceTags(taskId: string, add: readonly string[], remove: readonly string[]): Promise<void> {
+    if (remove.length > 0)
+      await this.db
+        .deleteFrom('task_tags')
+        .where('task_id', '=', taskId)
+        .where('tag_id', 'in', remove)
+        .execute();
+    if (add.length > 0)
+      await this.db
+        .insertInto('task_tags')
+        .values(add.map((tagId) => ({ task_id: taskId, tag_id: tagId })))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+  }
+
+  /**
+   * Serialises position changes within one list (or the inbox) for the rest of the transaction. Two
+   * concurrent reorders would otherwise shift overlapping ranges row by row in different orders and
+   * deadlock. The key includes the schema: advisory locks are database-wide.
+   */
+  async lockPositions(listId: string | null): Promise<void> {
+    const key = `${this.schema}:tasks:${listId ?? 'inbox'}`;
+    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(this.db);
+  }
+
+  /**
+   * Opens the slot `to` in a list for a task that is at `from` (null: the task is entering the list):
+   * the tasks between move by one. Positions are ordinal values, gaps allowed; ties order by id.
+   */
+  async shiftPositions(listId: string | null, from: number | null, to: number): Promise<void> {
+    if (from === to) return;
+    let query = this.db
+      .updateTable('tasks')
+      .where('deleted_at', 'is', null)
+      .where((eb) => (listId === null ? eb('list_id', 'is', null) : eb('list_id', '=', listId)));
+    if (from === null || to < from) {
+      query = query.set({ position: sql`position + 1` }).where('position', '>=', to);
+      if (from !== null) query = query.where('position', '<', from);
+    } else {
+      query = query
+        .set({ position: sql`position - 1` })
+        .where('position', '>', from)
+        .where('position', '<=', to);
+    }
+    await query.execute();
+  }
+
+  /** The next free position at the end of a list. */
+  async nextPosition(listId: string | null): Promise<number> {
+    const row = await this.db
+      .selectFrom('tasks')
+      .select(sql<number>`coalesce(max(position), 0) + 1`.as('next'))
+      .where('deleted_at', 'is', null)
+      .where((eb) => (listId === null ? eb('list_id', 'is', null) : eb('list_id', '=', listId)))
+      .executeTakeFirstOrThrow();
+    return row.next;
+  }
+
+  async appendEvents(taskId: string, actorId: string, events: readonly EventRow[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.db
+      .insertInto('task_events')
+      .values(
+        events.map((event) => ({
+          task_id: taskId,
+          actor_id: actorId,
+          action: event.action,
+          before: json(event.before),
+          after: json(event.after),
+        })),
+      )
+      .execute();
+  }
+}

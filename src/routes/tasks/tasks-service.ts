@@ -1,0 +1,300 @@
+/**
+ * The rules of tasks: references resolved inside this tenant (422 when unknown), archived lists refused,
+ * one transaction per change with its timeline events, the row lock that keeps concurrent PATCHes from
+ * losing each other's sets. SQL lives in tasks-repository.ts and task-reads.ts.
+ */
+import { problems } from '../../http/problem.ts';
+import { type Page, pageOf } from '../auth/schemas.ts';
+import type { CreateTaskBody, EventBody, PatchTaskBody, TaskBody, TaskListQuery } from './schemas.ts';
+import type { TodoDb } from './tables.ts';
+import { eventsOf, planChange, type Ref, type ResolvedPatch } from './task-changes.ts';
+import { readEvents } from './task-events.ts';
+import { type TaskFilters, taskFilter } from './task-filters.ts';
+import { readTask, readTasks, type TagRef, type TaskRow, type UserRef } from './task-reads.ts';
+import { TasksRepository } from './tasks-repository.ts';
+
+export interface Actor {
+  id: string;
+  uuid: string;
+}
+
+const iso = (date: Date | null) => (date === null ? null : date.toISOString());
+
+export function taskBody(row: TaskRow): TaskBody {
+  return {
+    uuid: row.uuid,
+    list_uuid: row.list_uuid,
+    title: row.title,
+    description: row.description,
+    status: row.status,
+    priority: row.priority,
+    due_at: iso(row.due_at),
+    completed_at: iso(row.completed_at),
+    position: row.position,
+    author_uuid: row.author_uuid,
+    assignees: row.assignees,
+    tags: row.tags,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    deleted_at: iso(row.deleted_at),
+  };
+}
+
+/** Query-string filters → repository filters; `due_before <= due_after` is an empty window: 422. */
+export function filtersOf(
+  query: Omit<Partial<TaskListQuery>, 'page' | 'size' | 'sort' | 'order'>,
+  actor: Actor,
+) {
+  const dueBefore = query.due_before === undefined ? undefined : new Date(query.due_before);
+  const dueAfter = query.due_after === undefined ? undefined : new Date(query.due_after);
+  if (dueBefore && dueAfter && dueBefore <= dueAfter) {
+    throw problems.unprocessable('due_before must be later than due_after', [
+      { path: '/query/due_before', message: 'must be later than due_after' },
+    ]);
+  }
+  const filters: TaskFilters = {
+    list: query.list === 'inbox' ? null : query.list,
+    status: query.status,
+    priority: query.priority,
+    assignee: query.assignee === 'me' ? actor.uuid : query.assignee,
+    tag: query.tag,
+    dueBefore,
+    dueAfter,
+    overdue: query.overdue,
+    search: query.search,
+    deleted: query.deleted,
+  };
+  return filters;
+}
+
+const unknownRefs = (field: string, wanted: readonly string[], found: ReadonlySet<string>, what: string) =>
+  wanted.flatMap((uuid, i) =>
+    found.has(uuid) ? [] : [{ path: `/body/${field}/${i}`, message: `no such ${what}` }],
+  );
+
+export class TasksService {
+  private readonly repo: TasksRepository;
+
+  constructor(
+    private readonly db: TodoDb,
+    private readonly schema: string,
+  ) {
+    this.repo = new TasksRepository(db, schema);
+  }
+
+  async page(query: TaskListQuery, actor: Actor): Promise<Page<TaskBody>> {
+    const filters = filtersOf(query, actor);
+    const { rows, total } = await readTasks(this.db, {
+      where: (eb) => taskFilter(eb, filters),
+      sort: query.sort,
+      order: query.order,
+      offset: (query.page - 1) * query.size,
+      limit: query.size,
+    });
+    // Past the last page the window count has no row to ride on: count separately (rare).
+    const count =
+      rows.length > 0 || query.page === 1
+        ? total
+        : (
+            await readTasks(this.db, {
+              where: (eb) => taskFilter(eb, filters),
+              sort: 'created_at',
+              order: 'asc',
+              offset: 0,
+              limit: 1,
+            })
+          ).total;
+    return pageOf(rows.map(taskBody), count, query.page, query.size);
+  }
+
+  async get(uuid: string): Promise<TaskBody> {
+    const row = await readTask(this.db, uuid);
+    if (!row) throw problems.notFound('task', uuid);
+    return taskBody(row);
+  }
+
+  /** Assignees and tags by uuid; every one must exist in this tenant (422 naming the bad entries). */
+  private async resolveSets(input: { assignees?: string[]; tags?: string[] }, repo: TasksRepository) {
+    const [users, tags] = await Promise.all([repo.users(input.assignees ?? []), repo.tags(input.tags ?? [])]);
+    const errors = [
+      ...unknownRefs('assignees', input.assignees ?? [], new Set(users.map((u) => u.uuid)), 'user'),
+      ...unknownRefs('tags', input.tags ?? [], new Set(tags.map((t) => t.uuid)), 'tag'),
+    ];
+    if (errors.length > 0) throw problems.unprocessable('Unknown assignees or tags', errors);
+    return { users, tags };
+  }
+
+  private async listProblem(uuid: string, repo: TasksRepository) {
+    const list = await repo.list(uuid);
+    return list
+      ? problems.unprocessable('The list is archived', [
+          { path: '/body/list_uuid', message: 'list is archived' },
+        ])
+      : problems.unprocessable('Unknown list', [{ path: '/body/list_uuid', message: 'no such list' }]);
+  }
+
+  async create(input: CreateTaskBody, actor: Actor): Promise<TaskBody> {
+    const hasSets = (input.assignees?.length ?? 0) + (input.tags?.length ?? 0) > 0;
+    // Without assignees or tags (the common case) the task and its event are one statement.
+    if (!hasSets) return this.insert(this.repo, input, actor, [], []);
+    return this.db.transaction().execute(async (trx) => {
+      const repo = new TasksRepository(trx, this.schema);
+      const { users, tags } = await this.resolveSets(input, repo);
+      return this.insert(repo, input, actor, users, tags);
+    });
+  }
+
+  private async insert(
+    repo: TasksRepository,
+    input: CreateTaskBody,
+    actor: Actor,
+    users: Array<Ref & { email: string }>,
+    tags: Ref[],
+  ): Promise<TaskBody> {
+    const listUuid = input.list_uuid ?? null;
+    const status = input.status ?? 'todo';
+    const priority = input.priority ?? 'medium';
+    const dueAt = input.due_at ? new Date(input.due_at) : null;
+    const description = input.description ?? '';
+    const inserted = await repo.insert({
+      listUuid,
+      title: input.title,
+      description,
+      status,
+      priority,
+      dueAt,
+      authorId: actor.id,
+      snapshot: {
+        title: input.title,
+        description,
+        status,
+        priority,
+        due_at: iso(dueAt),
+        list: listUuid,
+        assignees: users.map((u) => u.uuid),
+        tags: tags.map((t) => t.uuid),
+      },
+    });
+    if (!inserted) throw await this.listProblem(listUuid ?? '', repo);
+    await repo.replaceAssignees(
+      inserted.id,
+      users.map((u) => u.id),
+      [],
+    );
+    await repo.replaceTags(
+      inserted.id,
+      tags.map((t) => t.id),
+      [],
+    );
+    if (users.length + tags.length === 0) {
+      return taskBody({
+        ...inserted,
+        list_id: null,
+        list_uuid: listUuid,
+        title: input.title,
+        description,
+        status,
+        priority,
+        due_at: dueAt,
+        author_uuid: actor.uuid,
+        deleted_at: null,
+        tags: [] as TagRef[],
+        assignees: [] as UserRef[],
+      });
+    }
+    const row = await readTask(repo.db, inserted.uuid);
+    if (!row) throw new Error('task vanished inside its own transaction');
+    return taskBody(row);
+  }
+
+  async patch(uuid: string, input: PatchTaskBody, actor: Actor): Promise<TaskBody> {
+    return this.db.transaction().execute(async (trx) => {
+      const repo = new TasksRepository(trx, this.schema);
+      const task = await repo.lock(uuid, 'live');
+      if (!task) throw problems.notFound('task', uuid);
+      const resolved = await this.resolvePatch(input, repo);
+      const plan = planChange(task, resolved);
+      if (plan.any) {
+        let position: number | undefined;
+        if (plan.move) {
+          const { toList } = plan.move;
+          await repo.lockPositions(toList);
+          if (plan.move.position === undefined) position = await repo.nextPosition(toList);
+          else {
+            position = plan.move.position;
+            await repo.shiftPositions(toList, toList === task.list_id ? task.position : null, position);
+          }
+        }
+        const result = await repo.update(
+          task.id,
+          { ...plan.fields, ...(position === undefined ? {} : { position }) },
+          plan.completion,
+        );
+        await repo.replaceAssignees(
+          task.id,
+          plan.assignees.add.map((a) => a.id),
+          plan.assignees.remove.map((a) => a.id),
+        );
+        await repo.replaceTags(
+          task.id,
+          plan.tags.add.map((t) => t.id),
+          plan.tags.remove.map((t) => t.id),
+        );
+        await repo.appendEvents(task.id, actor.id, eventsOf(task, plan, result));
+      }
+      const row = await readTask(trx, uuid);
+      if (!row) throw problems.notFound('task', uuid);
+      return taskBody(row);
+    });
+  }
+
+  private async resolvePatch(input: PatchTaskBody, repo: TasksRepository): Promise<ResolvedPatch> {
+    const resolved: ResolvedPatch = {
+      title: input.title,
+      description: input.description,
+      status: input.status,
+      priority: input.priority,
+      position: input.position,
+    };
+    if (input.due_at !== undefined) resolved.dueAt = input.due_at === null ? null : new Date(input.due_at);
+    if (input.list_uuid === null) resolved.list = { id: null, uuid: null };
+    else if (input.list_uuid !== undefined) {
+      const list = await repo.list(input.list_uuid);
+      if (!list || list.archived_at !== null) throw await this.listProblem(input.list_uuid, repo);
+      resolved.list = { id: list.id, uuid: list.uuid };
+    }
+    if (input.assignees || input.tags) {
+      const { users, tags } = await this.resolveSets(input, repo);
+      if (input.assignees) resolved.assignees = users;
+      if (input.tags) resolved.tags = tags;
+    }
+    return resolved;
+  }
+
+  /** Soft delete (`deleted`) or restore (`restored`), with its event, in one transaction. */
+  async setDeleted(uuid: string, deleted: boolean, actor: Actor): Promise<TaskBody | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const repo = new TasksRepository(trx, this.schema);
+      const task = await repo.lock(uuid, deleted ? 'live' : 'deleted');
+      if (!task) throw problems.notFound(deleted ? 'task' : 'deleted task', uuid);
+      const result = await repo.setDeleted(task.id, deleted);
+      await repo.appendEvents(task.id, actor.id, [
+        {
+          action: deleted ? 'deleted' : 'restored',
+          before: { deleted_at: iso(task.deleted_at) },
+          after: { deleted_at: iso(result.deleted_at) },
+        },
+      ]);
+      if (deleted) return undefined;
+      const row = await readTask(trx, uuid);
+      return row ? taskBody(row) : undefined;
+    });
+  }
+
+  async events(uuid: string, page: number, size: number): Promise<Page<EventBody>> {
+    const taskId = await this.repo.idOf(uuid);
+    if (!taskId) throw problems.notFound('task', uuid);
+    const { items, total } = await readEvents(this.db, taskId, (page - 1) * size, size);
+    return pageOf(items, total, page, size);
+  }
+}
