@@ -114,6 +114,11 @@ export const authGuard = fp(
   async (app: FastifyInstance) => {
     app.addHook('onRoute', (route) => {
       const access = declaredAccess(route);
+      // Document in OpenAPI what every tenant route needs, so no route has to repeat it.
+      const schema = route.schema as { security?: unknown } | undefined;
+      if (schema && schema.security === undefined) {
+        schema.security = access === PUBLIC ? [{ tenant: [] }] : [{ bearer: [], tenant: [] }];
+      }
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       for (const method of methods) {
         // Fastify adds HEAD twins of GET routes with the same config; the GET row covers them.
