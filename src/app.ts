@@ -12,7 +12,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Core } from './core.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { type OverloadLimits, overloadProtection } from './http/overload.ts';
-import { ProblemSchema } from './http/problem.ts';
+import { ProblemSchema, problems } from './http/problem.ts';
 import { accountAreas } from './routes/auth/areas.ts';
 import { resolveAdminToken } from './routes/cc/admin-auth.ts';
 import { controlCenterRoutes } from './routes/cc/routes.ts';
@@ -76,13 +76,30 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
     },
     // Stop keep-alive sockets promptly on close so SIGTERM shutdown does not wait for idle clients.
     forceCloseConnections: 'idle',
+    // Refused by the onRequest hook below instead, with Retry-After and problem+json.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('core', core);
   app.addSchema(ProblemSchema);
   registerErrorHandling(app);
+  // Graceful shutdown (issue 9, test/faults/sigterm-drain.test.ts): once close() has begun, the answers
+  // to requests still in flight carry `Connection: close`, so their keep-alive sockets end with the
+  // answer. Without it those sockets stayed open until the client's keep-alive ran out (72 s), close()
+  // never finished, and src/server.ts gave up after 20 s with exit code 1.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  // A request that arrives on a kept-alive connection after close() began is refused in the API's own
+  // shape, 503 problem+json with Retry-After (Fastify's built-in refusal, `return503OnClosing`, is a
+  // bare JSON 503 without Retry-After; seen in test/faults/sigterm-drain.test.ts).
+  app.addHook('onRequest', async () => {
+    if (closing) throw problems.unavailable('The server is shutting down; retry shortly', 1);
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
   });
 
   await app.register(cors, {

@@ -93,10 +93,12 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const filters = filtersOf(request.query, actorOf(request));
+      // Started (first batch read) before any header is set, so a failure is an ordinary problem answer.
+      const csv = await exportTasks(todoDb(request.tenant.db), filters);
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', 'attachment; filename="tasks.csv"')
-        .send(exportTasks(todoDb(request.tenant.db), filters));
+        .send(csv);
     },
   );
 

@@ -69,35 +69,46 @@ function batch(db: TodoDb, filters: TaskFilters, afterId: string) {
     .execute();
 }
 
-async function* csvChunks(db: TodoDb, filters: TaskFilters): AsyncGenerator<string> {
+type Batch = Awaited<ReturnType<typeof batch>>;
+
+function csvRows(rows: Batch): string {
+  const cells = rows.map((row) => [
+    row.uuid,
+    row.list ?? '',
+    row.title,
+    row.description,
+    row.status,
+    row.priority,
+    iso(row.due_at),
+    iso(row.completed_at),
+    String(row.position),
+    row.author,
+    row.assignees ?? '',
+    row.tags ?? '',
+    iso(row.created_at),
+    iso(row.updated_at),
+  ]);
   // toCsv starts every chunk with a byte-order mark; only the first one (the header) keeps it.
+  return toCsv(cells).slice(1);
+}
+
+async function* csvChunks(db: TodoDb, filters: TaskFilters, first: Batch): AsyncGenerator<string> {
   yield toCsv([[...EXPORT_COLUMNS]]);
-  let afterId = '0';
+  let rows = first;
   for (;;) {
-    const rows = await batch(db, filters, afterId);
     if (rows.length === 0) return;
-    const cells = rows.map((row) => [
-      row.uuid,
-      row.list ?? '',
-      row.title,
-      row.description,
-      row.status,
-      row.priority,
-      iso(row.due_at),
-      iso(row.completed_at),
-      String(row.position),
-      row.author,
-      row.assignees ?? '',
-      row.tags ?? '',
-      iso(row.created_at),
-      iso(row.updated_at),
-    ]);
-    yield toCsv(cells).slice(1);
+    yield csvRows(rows);
     if (rows.length < BATCH) return;
-    afterId = rows[rows.length - 1]!.id;
+    rows = await batch(db, filters, rows[rows.length - 1]!.id);
   }
 }
 
-export function exportTasks(db: TodoDb, filters: TaskFilters): Readable {
-  return Readable.from(csvChunks(db, filters));
+/**
+ * Reads the first batch BEFORE the response starts: a query the database refuses (a NUL byte in the
+ * search text, the database away) then becomes a proper problem+json answer instead of a 200 whose body
+ * is cut off half-way.
+ */
+export async function exportTasks(db: TodoDb, filters: TaskFilters): Promise<Readable> {
+  const first = await batch(db, filters, '0');
+  return Readable.from(csvChunks(db, filters, first));
 }
