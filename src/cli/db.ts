@@ -7,25 +7,30 @@
  *   alembic upgrade head                             →  tenantry db upgrade head --all
  *   alembic downgrade -1                             →  tenantry db downgrade -1 --tenant a
  *   alembic revision -m "Add manual change"          →  tenantry db revision -m "Add manual change"
+ *
+ * Argument parsing lives in db-options.ts, printing in db-output.ts, status lines in db-status.ts.
  */
-import type { Core } from '../core.ts';
-import { DEFAULT_HOST } from '../db/hosts.ts';
 import { detectDrift } from '../migrations/drift.ts';
-import { type FleetReport, readVersionsOnHost, upgradeFleet } from '../migrations/fleet.ts';
+import { upgradeFleet } from '../migrations/fleet.ts';
 import { MigrationSetError } from '../migrations/migration-set.ts';
 import { writeRevisionFile } from '../migrations/revision-file.ts';
 import {
   MigrationFailedError,
-  type MigrationRunner,
   RunnerInputError,
-  type RunResult,
   SchemaExistsError,
-  type SchemaTarget,
   UnknownRevisionError,
 } from '../migrations/runner.ts';
-import { tenantIdProblem } from '../tenancy/tenant-id.ts';
 import { downgradeTenant, findTenantOrThrow, upgradeTenant } from '../tenancy/tenant-migrations.ts';
 import { TenantNotFoundError } from '../tenancy/tenant-service.ts';
+import {
+  listOption,
+  onePositional,
+  positiveInteger,
+  splitRelativeSteps,
+  tenantOption,
+} from './db-options.ts';
+import { printFleet, printRun, progressBar } from './db-output.ts';
+import { publicTarget, statuses } from './db-status.ts';
 import { CliError, type CommandGroup, EXIT, parseOptions, print, table, withCore } from './io.ts';
 
 const HELP = `Usage: tenantry db <command> [options]
@@ -51,127 +56,6 @@ const COMMON = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** `-1`, `-2` … are revisions for downgrade, not flags: lift them out before parseArgs sees them. */
-function splitRelativeSteps(argv: string[]): { argv: string[]; relative: string | undefined } {
-  const index = argv.findIndex((arg) => /^-\d+$/.test(arg));
-  if (index < 0) return { argv, relative: undefined };
-  return { argv: argv.filter((_, i) => i !== index), relative: argv[index] };
-}
-
-function onePositional(positionals: string[], what: string): string {
-  if (positionals.length !== 1) {
-    throw new CliError(
-      `expected exactly one ${what}, got ${positionals.length ? positionals.join(' ') : 'none'}`,
-      EXIT.USAGE,
-    );
-  }
-  return positionals[0]!;
-}
-
-function tenantOption(value: string | undefined, required: boolean): string | undefined {
-  if (value === undefined) {
-    if (required)
-      throw new CliError('--tenant <id|public> is required (or --all where supported)', EXIT.USAGE);
-    return undefined;
-  }
-  if (value !== 'public') {
-    const problem = tenantIdProblem(value);
-    if (problem) throw new CliError(`--tenant ${JSON.stringify(value)}: ${problem}`, EXIT.USAGE);
-  }
-  return value;
-}
-
-function listOption(value: string | undefined, name: string): string[] | undefined {
-  if (value === undefined) return undefined;
-  const items = value
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
-  for (const item of items) {
-    const problem = tenantIdProblem(item);
-    if (problem) throw new CliError(`${name} ${JSON.stringify(item)}: ${problem}`, EXIT.USAGE);
-  }
-  if (items.length === 0) throw new CliError(`${name} needs at least one tenant id`, EXIT.USAGE);
-  return items;
-}
-
-function positiveInteger(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 64) {
-    throw new CliError(
-      `${name} must be a whole number from 1 to 64, got ${JSON.stringify(value)}`,
-      EXIT.USAGE,
-    );
-  }
-  return Number(value);
-}
-
-const publicTarget = (core: Core): SchemaTarget => ({
-  host: DEFAULT_HOST,
-  db: core.hosts.db(DEFAULT_HOST),
-  schema: 'public',
-});
-
-function printRun(result: RunResult, json: boolean, verb: string): void {
-  if (json) {
-    print(JSON.stringify(result, null, 2));
-    return;
-  }
-  const prefix = result.dryRun ? '[dry run] ' : '';
-  if (result.steps.length === 0) {
-    print(`${prefix}${result.schema}: nothing to ${verb} (at ${result.from ?? 'base'})`);
-    return;
-  }
-  for (const step of result.steps) {
-    print(
-      `${prefix}${result.schema}: ${result.dryRun ? `would ${verb}` : `${verb}d`} ${step.name} — ${step.description} (${step.durationMs} ms)`,
-    );
-  }
-  print(
-    `${prefix}${result.schema}: ${result.from ?? 'base'} → ${result.to ?? 'base'} in ${result.durationMs} ms${
-      result.dryRun ? '; rolled back, nothing changed' : ''
-    }`,
-  );
-}
-
-function progressBar(done: number, total: number): void {
-  if (!process.stderr.isTTY) return;
-  const width = 30;
-  const filled = Math.round((done / Math.max(total, 1)) * width);
-  process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} tenants`);
-  if (done === total) process.stderr.write('\n');
-}
-
-function printFleet(report: FleetReport, json: boolean): void {
-  if (json) {
-    print(JSON.stringify(report, null, 2));
-    return;
-  }
-  const shown = report.results.filter((r) => r.outcome !== 'up_to_date');
-  if (shown.length > 0) {
-    print(
-      table(
-        ['tenant', 'host', 'outcome', 'from', 'to', 'applied', 'ms', 'error'],
-        shown.map((r) => [
-          r.tenant_id,
-          r.host,
-          r.outcome,
-          r.from,
-          r.to,
-          r.applied.length,
-          r.duration_ms,
-          r.error,
-        ]),
-      ),
-    );
-  }
-  print(
-    `${report.dry_run ? '[dry run] ' : ''}tenants: ${report.total}  upgraded: ${report.upgraded}  would upgrade: ${
-      report.would_upgrade
-    }  up to date: ${report.up_to_date}  failed: ${report.failed}  (${report.duration_ms} ms)`,
-  );
-}
 
 async function upgrade(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(argv, {
@@ -259,83 +143,6 @@ async function downgrade(rawArgv: string[]): Promise<number> {
     },
     { migratePublic: tenant !== 'public' },
   );
-}
-
-interface StatusLine {
-  schema: string;
-  host: string;
-  current: string | null;
-  head: string | null;
-  behind: number;
-  migration_status?: string;
-  error?: string | null;
-  unknown: string[];
-  drifted: string[];
-}
-
-async function statuses(core: Core, tenant: string | undefined, all: boolean): Promise<StatusLine[]> {
-  const lines: StatusLine[] = [];
-  const add = async (runner: MigrationRunner, target: SchemaTarget, extra: Partial<StatusLine> = {}) => {
-    const status = await runner.status(target);
-    lines.push({
-      schema: target.schema,
-      host: target.host,
-      current: status.current,
-      head: status.head,
-      behind: status.behind,
-      unknown: status.unknown,
-      drifted: status.drifted,
-      ...extra,
-    });
-  };
-  if (tenant === 'public' || tenant === undefined) await add(core.publicRunner, publicTarget(core));
-  if (tenant !== undefined && tenant !== 'public') {
-    const row = await findTenantOrThrow(core, tenant);
-    await add(
-      core.tenantRunner,
-      { host: row.host, db: core.hosts.db(row.host), schema: row.tenant_id },
-      { migration_status: row.migration_status, error: row.migration_error },
-    );
-  }
-  if (all) {
-    // The cheap path: one query per host for every tenant's version table.
-    const head = core.tenantRunner.set.head;
-    const headCount = core.tenantRunner.set.migrations.length;
-    const tenants = await core.registry.list({ statuses: ['active', 'suspended'] });
-    const hostsInUse = [...new Set(tenants.map((t) => t.host))];
-    for (const host of hostsInUse) {
-      const group = tenants.filter((t) => t.host === host);
-      const versions = core.hosts.has(host)
-        ? await readVersionsOnHost(
-            core.hosts,
-            host,
-            group.map((t) => t.tenant_id),
-            head,
-          )
-        : new Map();
-      for (const t of group) {
-        const version = versions.get(t.tenant_id);
-        const atHead =
-          version !== undefined && version.applied === headCount && (head === null || version.hasTarget);
-        const current =
-          version && version.applied <= headCount && version.applied > 0
-            ? (core.tenantRunner.set.migrations[version.applied - 1]?.revision ?? null)
-            : null;
-        lines.push({
-          schema: t.tenant_id,
-          host,
-          current: atHead ? head : current,
-          head,
-          behind: atHead ? 0 : Math.max(headCount - (version?.applied ?? 0), 1),
-          migration_status: t.migration_status,
-          error: t.migration_error,
-          unknown: version && version.applied > headCount ? ['(more revisions than the code knows)'] : [],
-          drifted: [],
-        });
-      }
-    }
-  }
-  return lines;
 }
 
 async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promise<number> {
