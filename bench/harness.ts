@@ -90,12 +90,29 @@ export async function benchPostgres(): Promise<RunningPostgres & { cleanup: () =
 
 const RESULTS = new URL('./results.json', import.meta.url);
 
+async function readResults(): Promise<Record<string, Section>> {
+  return existsSync(RESULTS) ? JSON.parse(await readFile(RESULTS, 'utf8')) : {};
+}
+
+/** BENCHMARKS.md from bench/results.json and bench/analysis.md, measuring nothing. */
+export async function renderAgain(): Promise<void> {
+  await writeMarkdown(await readResults());
+}
+
 export async function saveSection(key: string, section: Section): Promise<void> {
-  const all: Record<string, Section> = existsSync(RESULTS) ? JSON.parse(await readFile(RESULTS, 'utf8')) : {};
+  const all = await readResults();
   all[key] = section;
   await writeFile(RESULTS, `${JSON.stringify(all, null, 2)}\n`);
-  await writeFile(new URL('../BENCHMARKS.md', import.meta.url), renderMarkdown(all));
+  await writeMarkdown(all);
 }
+
+async function writeMarkdown(all: Record<string, Section>): Promise<void> {
+  // The hand-written analysis (profiles, where the time goes, remaining gaps) follows the tables.
+  const analysis = existsSync(ANALYSIS) ? await readFile(ANALYSIS, 'utf8') : '';
+  await writeFile(new URL('../BENCHMARKS.md', import.meta.url), `${renderMarkdown(all)}${analysis}`);
+}
+
+const ANALYSIS = new URL('./analysis.md', import.meta.url);
 
 function renderMarkdown(all: Record<string, Section>): string {
   const parts = [
@@ -106,7 +123,12 @@ function renderMarkdown(all: Record<string, Section>): string {
     'min and max, measured on the machine named in each section. Targets are SPEC section 10.',
     '',
   ];
-  for (const section of Object.values(all)) {
+  // Always in this order, whichever section ran last.
+  const order = ['http', 'memory', 'fleet'];
+  const sections = Object.entries(all).sort(
+    ([a], [b]) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99),
+  );
+  for (const [, section] of sections) {
     parts.push(
       `## ${section.title}`,
       '',

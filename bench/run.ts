@@ -1,24 +1,45 @@
 /**
- * `npm run bench [-- --quick] [-- --only fleet|http]`: every benchmark of SPEC 10, bounded in time.
+ * `npm run bench [-- --quick] [-- --only fleet|http|memory] [-- --render]`: every benchmark of SPEC 10, bounded
+ * in time (< 15 minutes, --quick < 3).
  * Results are printed and written to bench/results.json and BENCHMARKS.md.
  */
 import { parseArgs } from 'node:util';
 import { runFleetSection } from './fleet.ts';
-import { machineDescription } from './harness.ts';
+import { machineDescription, renderAgain } from './harness.ts';
+import { runHttpSection } from './http.ts';
+import { runMemorySection } from './memory.ts';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, only: { type: 'string' } },
+  options: { quick: { type: 'boolean' }, only: { type: 'string' }, render: { type: 'boolean' } },
   strict: true,
 });
 const quick = values.quick ?? false;
-const command = `npm run bench${quick ? ' -- --quick' : ''}${values.only ? ` -- --only ${values.only}` : ''}`;
+const flags = [quick ? '--quick' : '', values.only ? `--only ${values.only}` : ''].filter(Boolean).join(' ');
+const command = `npm run bench${flags ? ` -- ${flags}` : ''}`;
+const only = values.only;
+if (only && !['fleet', 'http', 'memory'].includes(only)) {
+  console.error(`unknown section "${only}": fleet, http or memory`);
+  process.exit(2);
+}
+// A full run measures memory on the fleet section's tenants (10,000 at head) instead of making them twice.
 const sections: Record<string, () => Promise<void>> = {
-  fleet: () => runFleetSection(quick, command),
+  fleet: () =>
+    runFleetSection(quick, command, only ? undefined : (fleet) => runMemorySection(quick, command, fleet)),
+  memory: () => runMemorySection(quick, command),
+  http: () => runHttpSection(quick, command),
 };
 
+if (values.render) {
+  // `npm run bench -- --render`: BENCHMARKS.md again from bench/results.json (after editing bench/analysis.md).
+  await renderAgain();
+  process.exit(0);
+}
+
+const started = performance.now();
 console.log(`Machine: ${machineDescription()}`);
 for (const [name, run] of Object.entries(sections)) {
-  if (values.only && values.only !== name) continue;
+  if (only ? only !== name : name === 'memory') continue;
   console.log(`\n== ${name}`);
   await run();
 }
+console.log(`\nbench finished in ${Math.round((performance.now() - started) / 1000)} s`);

@@ -8,7 +8,6 @@
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { buildApp } from './app.ts';
 import { type Config, ConfigError, environmentWithDotenv, loadConfig } from './config.ts';
 import { type Core, openCore } from './core.ts';
 import { type DefaultDatabase, openDefaultDatabase } from './db/default-database.ts';
@@ -117,6 +116,9 @@ async function main(): Promise<void> {
     return;
   }
 
+  // Loaded here, not at the top: a cluster primary never builds the app, and the HTTP stack (Fastify,
+  // every route and schema) is ~30 MB of RSS it would carry for nothing (BENCHMARKS.md, memory).
+  const { buildApp } = await import('./app.ts');
   const app = await buildApp(core);
   let closing = false;
   const shutdown = async (signal: string) => {

@@ -3,6 +3,7 @@
  * the hot path of every authenticated request: session → user → role → permissions in one statement.
  */
 import { type ExpressionBuilder, sql } from 'kysely';
+import { SchemaStatement, schemaBinding } from '../db/hosts.ts';
 import { isPermission, type Permission } from './permissions.ts';
 import type { Principal, PrincipalRole, PrincipalUser } from './principal.ts';
 import type { AccountDb, AccountTables } from './tables.ts';
@@ -48,6 +49,32 @@ const USER_COLUMNS = [
   'r.name as role_name',
   'r.title as role_title',
 ] as const;
+
+/**
+ * `findByToken` as one prepared statement (the hot path of every authenticated request; see
+ * SchemaStatement). Keep in sync with the Kysely version below, which serves Kysely instances that are
+ * not bound by `DatabaseHosts.schemaDb` (e.g. transactions); every HTTP test of test/accounts goes
+ * through this one.
+ */
+const PRINCIPAL_BY_TOKEN = new SchemaStatement(
+  'auth.principal',
+  (t) => `SELECT s.id AS session_id, s.expires_at, s.last_seen_at,
+  u.id AS user_id, u.uuid, u.email, u.first_name, u.last_name, u.tz, u.lang,
+  r.id AS role_id, r.uuid AS role_uuid, r.name AS role_name, r.title AS role_title,
+  (SELECT array_agg(p.name) FROM ${t('role_permissions')} rp
+     JOIN ${t('permissions')} p ON p.id = rp.permission_id WHERE rp.role_id = r.id) AS permissions
+FROM ${t('sessions')} s
+JOIN ${t('users')} u ON u.id = s.user_id
+JOIN ${t('roles')} r ON r.id = u.role_id
+WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+  AND u.deleted_at IS NULL AND u.is_active = true`,
+);
+
+interface PrincipalRow extends AccessRow {
+  session_id: string;
+  expires_at: Date;
+  last_seen_at: Date;
+}
 
 export interface UserAccess {
   user: PrincipalUser;
@@ -108,7 +135,20 @@ export class SessionRepository {
 
   /** The principal of a live session (not revoked, not expired, user active and not deleted). */
   async findByToken(hash: Buffer): Promise<(Principal & { lastSeenAt: Date }) | undefined> {
-    const row = await this.db
+    const binding = schemaBinding(this.db);
+    const row: PrincipalRow | undefined = binding
+      ? (await PRINCIPAL_BY_TOKEN.rows<PrincipalRow>(binding, [hash]))[0]
+      : await this.findByTokenQuery(hash);
+    if (!row) return undefined;
+    return {
+      ...toAccess(row),
+      session: { id: row.session_id, expires_at: row.expires_at },
+      lastSeenAt: row.last_seen_at,
+    };
+  }
+
+  private findByTokenQuery(hash: Buffer): Promise<PrincipalRow | undefined> {
+    return this.db
       .selectFrom('sessions as s')
       .innerJoin('users as u', 'u.id', 's.user_id')
       .innerJoin('roles as r', 'r.id', 'u.role_id')
@@ -121,12 +161,6 @@ export class SessionRepository {
       .where('u.deleted_at', 'is', null)
       .where('u.is_active', '=', true)
       .executeTakeFirst();
-    if (!row) return undefined;
-    return {
-      ...toAccess(row),
-      session: { id: row.session_id, expires_at: row.expires_at },
-      lastSeenAt: row.last_seen_at,
-    };
   }
 
   /** Refreshes last_seen_at when it is older than TOUCH_AFTER_MS (one cheap write per few minutes). */

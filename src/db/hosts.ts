@@ -3,6 +3,7 @@
  * One pg Pool (and one Kysely instance over it) per host, created lazily on first use — never one per
  * tenant, so 10,000 tenants on two hosts still use two pools.
  */
+import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 
@@ -25,9 +26,77 @@ export class UnknownHostError extends Error {
 // biome-ignore lint/suspicious/noExplicitAny: Kysely without a static schema type; tables are per schema.
 export type AnyDb = Kysely<any>;
 
+/** Where a schema-bound Kysely made by `DatabaseHosts.schemaDb` runs. */
+export interface SchemaBinding {
+  host: string;
+  schema: string;
+  pool: pg.Pool;
+}
+
+const bindings = new WeakMap<AnyDb, SchemaBinding>();
+
+/**
+ * The host pool and schema behind a Kysely from `schemaDb` (undefined for any other Kysely, e.g. a
+ * transaction): hot paths use it to run `SchemaStatement`s, everything else keeps using Kysely.
+ */
+export function schemaBinding(db: AnyDb): SchemaBinding | undefined {
+  return bindings.get(db);
+}
+
+/** Schema-bound Kysely instances kept per process (oldest dropped first; one is a few hundred bytes). */
+const MAX_SCHEMA_DBS = 20_000;
+
+/** Connections are replaced after this long, which also drops their prepared statements (both ends). */
+const CONNECTION_LIFETIME_S = 600;
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * One hot-path statement of the tenant schemas, run as a NAMED prepared statement: PostgreSQL parses and
+ * plans it once per connection and schema instead of on every call (measured in BENCHMARKS.md: the auth
+ * and user-page queries cost PostgreSQL most of its per-request CPU when planned each time), and no query
+ * builder runs per request. The text comes from a fixed template with the schema quoted in; values are
+ * always bound parameters. Statement names are `<key>.<hash of the text>`, so a schema's statements never
+ * clash with another schema's on a shared connection, and stay under PostgreSQL's 63-byte names.
+ */
+export class SchemaStatement {
+  private readonly prepared = new Map<string, pg.QueryConfig>();
+
+  /** `build(t)` returns the SQL; `t('users')` is the schema-qualified, quoted table name. */
+  constructor(
+    private readonly key: string,
+    private readonly build: (table: (name: string) => string) => string,
+  ) {}
+
+  /** The statement's text for one schema (tests and EXPLAIN). */
+  text(schema: string): string {
+    return this.build((name) => `${quoteIdent(schema)}.${quoteIdent(name)}`);
+  }
+
+  /** The rows, typed by the caller after the statement's column list (as Kysely's `sql<Row>` does). */
+  async rows<Row>(binding: SchemaBinding, values: unknown[]): Promise<Row[]> {
+    let config = this.prepared.get(binding.schema);
+    if (!config) {
+      const text = this.text(binding.schema);
+      const hash = createHash('sha256').update(text).digest('base64url').slice(0, 22);
+      config = { name: `${this.key}.${hash}`, text };
+      this.prepared.set(binding.schema, config);
+      if (this.prepared.size > MAX_SCHEMA_DBS) {
+        const oldest = this.prepared.keys().next().value;
+        if (oldest !== undefined) this.prepared.delete(oldest);
+      }
+    }
+    const result = await binding.pool.query({ ...config, values });
+    return result.rows;
+  }
+}
+
 export class DatabaseHosts {
   private readonly pools = new Map<string, pg.Pool>();
   private readonly kyselys = new Map<string, AnyDb>();
+  private readonly schemaDbs = new Map<string, AnyDb>();
 
   constructor(
     private readonly urls: Readonly<Record<string, string>>,
@@ -59,6 +128,9 @@ export class DatabaseHosts {
         application_name: this.options.applicationName ?? 'tenantry',
         connectionTimeoutMillis: 5_000,
         idleTimeoutMillis: 30_000,
+        // Bounds what a long-lived connection accumulates: SchemaStatements prepared for every tenant it
+        // served (memory in the server process and in its PostgreSQL backend).
+        maxLifetimeSeconds: CONNECTION_LIFETIME_S,
       });
       // An idle client losing its connection (database restarted) must not crash the process; the pool
       // drops it and the next checkout reconnects.
@@ -77,6 +149,25 @@ export class DatabaseHosts {
     return db;
   }
 
+  /**
+   * The host's Kysely bound to `schema` (`withSchema`), made once per (host, schema) and reused by every
+   * request of that tenant; `schemaBinding(db)` gives its pool and schema back for prepared statements.
+   */
+  schemaDb(host: string, schema: string): AnyDb {
+    const key = `${host}/${schema}`;
+    let db = this.schemaDbs.get(key);
+    if (!db) {
+      db = this.db(host).withSchema(schema);
+      bindings.set(db, { host, schema, pool: this.pool(host) });
+      this.schemaDbs.set(key, db);
+      if (this.schemaDbs.size > MAX_SCHEMA_DBS) {
+        const oldest = this.schemaDbs.keys().next().value;
+        if (oldest !== undefined) this.schemaDbs.delete(oldest);
+      }
+    }
+    return db;
+  }
+
   /** Pools created so far (for tests and metrics). */
   openPools(): string[] {
     return [...this.pools.keys()];
@@ -86,6 +177,7 @@ export class DatabaseHosts {
     const pools = [...this.pools.values()];
     this.pools.clear();
     this.kyselys.clear();
+    this.schemaDbs.clear();
     await Promise.all(pools.map((pool) => pool.end()));
   }
 }

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AnyDb } from '../db/hosts.ts';
+import { SQLSTATE, sqlState } from '../db/sqlstate.ts';
 import type { Migration, MigrationSet } from './migration-set.ts';
 
 export interface RunnerOptions {
@@ -125,6 +126,20 @@ export function schemaLockKey(host: string, schema: string): number {
 
 const quoted = (name: string) => sql.id(name);
 
+/** Columns of every schema's version table (SPEC 5): one definition for both ways of creating it. */
+const VERSION_TABLE_COLUMNS = `
+      revision    text PRIMARY KEY,
+      name        text NOT NULL,
+      applied_at  timestamptz NOT NULL DEFAULT now(),
+      duration_ms integer,
+      checksum    text`;
+
+/** A setting or lock key spliced into SQL text: must be a whole number (ours, from options or a hash). */
+function whole(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new RunnerInputError(`expected a whole number, got ${value}`);
+  return String(value);
+}
+
 export class MigrationRunner {
   private readonly options: Required<RunnerOptions>;
 
@@ -141,20 +156,20 @@ export class MigrationRunner {
     rollback: boolean,
     work: (conn: AnyDb) => Promise<T>,
   ): Promise<T> {
+    const { advisoryLockTimeoutMs: wait, statementTimeoutMs, lockTimeoutMs } = this.options;
+    // BEGIN, the timeouts and the schema lock in ONE round trip (a simple-protocol query of several
+    // statements; PostgreSQL ≥ 13 applies statement_timeout to each of them separately). Every value in
+    // it is a number of ours, never input. Tenant creation counted 56 round trips before this and the
+    // version-table changes below, 45 after.
+    const preamble = [
+      'BEGIN',
+      `SELECT set_config('statement_timeout', '${whole(wait)}', true), set_config('lock_timeout', '${whole(wait)}', true)`,
+      `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}::int4, (${schemaLockKey(target.host, target.schema)})::int4)`,
+      `SELECT set_config('statement_timeout', '${whole(statementTimeoutMs)}', true), set_config('lock_timeout', '${whole(lockTimeoutMs)}', true)`,
+    ].join(';\n');
     return target.db.connection().execute(async (conn) => {
-      await sql`BEGIN`.execute(conn);
       try {
-        await sql`SELECT set_config('statement_timeout', ${String(this.options.advisoryLockTimeoutMs)}, true),
-                         set_config('lock_timeout', ${String(this.options.advisoryLockTimeoutMs)}, true)`.execute(
-          conn,
-        );
-        await sql`SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}::int4, ${schemaLockKey(target.host, target.schema)}::int4)`.execute(
-          conn,
-        );
-        await sql`SELECT set_config('statement_timeout', ${String(this.options.statementTimeoutMs)}, true),
-                         set_config('lock_timeout', ${String(this.options.lockTimeoutMs)}, true)`.execute(
-          conn,
-        );
+        await sql.raw(preamble).execute(conn);
         const result = await work(conn);
         await sql.raw(rollback ? 'ROLLBACK' : 'COMMIT').execute(conn);
         return result;
@@ -176,16 +191,32 @@ export class MigrationRunner {
     return Boolean(result.rows[0]?.present);
   }
 
+  /**
+   * Tenant creation: the schema (refused with SchemaExistsError when it exists), its version table and the
+   * transaction's search_path, in one round trip. The name is a validated id, quoted.
+   */
+  private async createSchema(conn: AnyDb, schema: string): Promise<void> {
+    const name = quotedIdentifier(schema);
+    try {
+      await sql
+        .raw(
+          `CREATE SCHEMA ${name};
+           CREATE TABLE ${name}.schema_migrations (${VERSION_TABLE_COLUMNS});
+           SELECT set_config('search_path', '${name.replaceAll("'", "''")}', true)`,
+        )
+        .execute(conn);
+    } catch (error) {
+      if (sqlState(error) === SQLSTATE.DUPLICATE_SCHEMA) throw new SchemaExistsError(schema);
+      throw error;
+    }
+  }
+
   /** Creates the schema and its version table (inside the caller's transaction). */
   private async prepareSchema(conn: AnyDb, schema: string): Promise<void> {
     await sql`CREATE SCHEMA IF NOT EXISTS ${quoted(schema)}`.execute(conn);
-    await sql`CREATE TABLE IF NOT EXISTS ${quoted(schema)}.schema_migrations (
-      revision    text PRIMARY KEY,
-      name        text NOT NULL,
-      applied_at  timestamptz NOT NULL DEFAULT now(),
-      duration_ms integer,
-      checksum    text
-    )`.execute(conn);
+    await sql`CREATE TABLE IF NOT EXISTS ${quoted(schema)}.schema_migrations (${sql.raw(VERSION_TABLE_COLUMNS)})`.execute(
+      conn,
+    );
     await sql`SELECT set_config('search_path', ${quotedIdentifier(schema)}, true)`.execute(conn);
   }
 
@@ -281,19 +312,22 @@ export class MigrationRunner {
     const goalIndex = goal === null ? -1 : this.set.indexOf(goal);
     const started = performance.now();
     return this.locked(target, options.dryRun ?? false, async (conn) => {
-      if (options.mustBeNew && (await this.schemaExists(conn, target.schema)))
-        throw new SchemaExistsError(target.schema);
-      await this.prepareSchema(conn, target.schema);
-      const { current, count } = this.interpret(target.schema, await this.readApplied(conn, target.schema));
+      // A new schema has an empty version table: nothing to read back.
+      const applied = options.mustBeNew
+        ? await this.createSchema(conn, target.schema).then(() => [])
+        : await this.prepareSchema(conn, target.schema).then(() => this.readApplied(conn, target.schema));
+      const { current, count } = this.interpret(target.schema, applied);
       if (goalIndex < count - 1) {
         throw new RunnerInputError(
           `schema "${target.schema}" is at ${current}, past the requested ${goal ?? 'base'}; use downgrade to go back`,
         );
       }
       const steps: StepResult[] = [];
-      for (const migration of this.set.migrations.slice(count, goalIndex + 1)) {
+      const pending = this.set.migrations.slice(count, goalIndex + 1);
+      for (const migration of pending) {
         steps.push(await this.apply(conn, target.schema, migration));
       }
+      await this.recordApplied(conn, target.schema, pending, steps);
       await options.inTransaction?.(conn);
       return {
         schema: target.schema,
@@ -306,6 +340,26 @@ export class MigrationRunner {
     });
   }
 
+  /**
+   * The version rows of the revisions just applied, in one INSERT after the last of them (same
+   * transaction, so a failing revision still leaves no row; applied_at is the transaction's now() either way).
+   */
+  private async recordApplied(
+    conn: AnyDb,
+    schema: string,
+    migrations: Migration[],
+    steps: StepResult[],
+  ): Promise<void> {
+    if (migrations.length === 0) return;
+    const rows = migrations.map(
+      (migration, i) =>
+        sql`(${migration.revision}, ${migration.name}, ${steps[i]?.durationMs ?? null}, ${migration.checksum})`,
+    );
+    await sql`INSERT INTO ${quoted(schema)}.schema_migrations (revision, name, duration_ms, checksum)
+              VALUES ${sql.join(rows)}`.execute(conn);
+  }
+
+  /** Applies one revision's `up` (its version row is written by `recordApplied`). */
   private async apply(conn: AnyDb, schema: string, migration: Migration): Promise<StepResult> {
     const began = performance.now();
     try {
@@ -314,10 +368,6 @@ export class MigrationRunner {
       throw new MigrationFailedError(schema, migration.revision, migration.name, error);
     }
     const durationMs = Math.round(performance.now() - began);
-    await sql`INSERT INTO ${quoted(schema)}.schema_migrations (revision, name, duration_ms, checksum)
-              VALUES (${migration.revision}, ${migration.name}, ${durationMs}, ${migration.checksum})`.execute(
-      conn,
-    );
     return {
       revision: migration.revision,
       name: migration.name,

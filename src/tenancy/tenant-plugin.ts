@@ -153,7 +153,7 @@ async function resolveTenant(app: FastifyInstance, request: FastifyRequest): Pro
     id: tenant.tenantId,
     host: tenant.host,
     schema: tenant.schema,
-    db: hosts.db(tenant.host).withSchema(tenant.schema),
+    db: hosts.schemaDb(tenant.host, tenant.schema),
   };
 }
 

@@ -6,6 +6,7 @@
 import { sql } from 'kysely';
 import { isPermission, type Permission } from '../../auth/permissions.ts';
 import type { AccountDb } from '../../auth/tables.ts';
+import { SchemaStatement, schemaBinding } from '../../db/hosts.ts';
 
 export const USER_SORTS = ['first_name', 'last_name', 'email', 'created_at'] as const;
 export type UserSort = (typeof USER_SORTS)[number];
@@ -19,6 +20,56 @@ const SORT_EXPRESSIONS = {
   created_at: sql`u.created_at`,
 } as const satisfies Record<UserSort, unknown>;
 
+/** The same sort keys as SQL text for the prepared page statements (fixed strings, never input). */
+const SORT_SQL = {
+  first_name: 'lower(u.first_name)',
+  last_name: 'lower(u.last_name)',
+  email: 'u.email',
+  created_at: 'u.created_at',
+} as const satisfies Record<UserSort, string>;
+const ORDER_SQL = { asc: 'ASC', desc: 'DESC' } as const satisfies Record<SortOrder, string>;
+
+/**
+ * `page()` as prepared statements (GET /users/ is benchmarked; see SchemaStatement), one per sort ×
+ * order × with/without search. Keep in sync with `live()`, `searched()` and COLUMNS below (the Kysely
+ * version still serves Kysely instances not made by `DatabaseHosts.schemaDb`).
+ */
+const pageStatements = new Map<string, SchemaStatement>();
+
+function pageStatement(sort: UserSort, order: SortOrder, searched: boolean): SchemaStatement {
+  const key = `users.page.${sort}.${order}${searched ? '.search' : ''}`;
+  let statement = pageStatements.get(key);
+  if (!statement) {
+    const by = `${SORT_SQL[sort]} ${ORDER_SQL[order]}, u.id ${ORDER_SQL[order]}`;
+    const search = searched
+      ? ` AND (u.email ILIKE $1 OR u.first_name ILIKE $1 OR u.last_name ILIKE $1
+          OR u.first_name || ' ' || u.last_name ILIKE $1)`
+      : '';
+    const at = searched ? 2 : 1;
+    statement = new SchemaStatement(
+      key,
+      (t) => `SELECT u.id, u.uuid, u.email, u.first_name, u.last_name, u.phone, u.tz, u.lang, u.is_active,
+  u.is_verified, ${isoSql('u.created_at')} AS created_at, ${isoSql('u.updated_at')} AS updated_at,
+  r.id AS role_id, r.uuid AS role_uuid, r.name AS role_name, r.title AS role_title,
+  count(*) OVER () AS total
+FROM ${t('users')} u JOIN ${t('roles')} r ON r.id = u.role_id
+WHERE u.deleted_at IS NULL${search}
+ORDER BY ${by} OFFSET $${at} LIMIT $${at + 1}`,
+    );
+    pageStatements.set(key, statement);
+  }
+  return statement;
+}
+
+/**
+ * A timestamp as pg returns it (Date), or as ISO-8601 text made by PostgreSQL on the hot path (no Date
+ * parse on read, no toISOString on write; `to_char(… 'MS')` truncates to milliseconds like a JS Date).
+ */
+export type Instant = Date | string;
+
+/** `column` as `2026-11-26T13:30:41.383Z`, the exact text of the Date the driver would have made. */
+const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 export interface UserRow {
   id: string;
   uuid: string;
@@ -30,8 +81,8 @@ export interface UserRow {
   lang: string;
   is_active: boolean;
   is_verified: boolean;
-  created_at: Date;
-  updated_at: Date;
+  created_at: Instant;
+  updated_at: Instant;
   role_id: number;
   role_uuid: string;
   role_name: string;
@@ -125,7 +176,31 @@ export class UsersRepository {
     offset: number;
     limit: number;
   }): Promise<{ rows: UserRow[]; total: number }> {
-    const rows = await this.searched(options.search)
+    const binding = schemaBinding(this.db);
+    const rows = binding
+      ? await pageStatement(options.sort, options.order, Boolean(options.search)).rows<
+          UserRow & { total: string }
+        >(binding, [
+          ...(options.search ? [containsPattern(options.search)] : []),
+          options.offset,
+          options.limit,
+        ])
+      : await this.pageQuery(options);
+    const total =
+      rows.length > 0 || options.offset === 0
+        ? Number(rows[0]?.total ?? 0)
+        : await this.count(options.search);
+    return { rows: rows.map(({ total: _total, ...row }) => row), total };
+  }
+
+  private pageQuery(options: {
+    search?: string;
+    sort: UserSort;
+    order: SortOrder;
+    offset: number;
+    limit: number;
+  }): Promise<Array<UserRow & { total: string }>> {
+    return this.searched(options.search)
       .select(UsersRepository.COLUMNS)
       .select(sql<string>`count(*) over ()`.as('total'))
       .orderBy(SORT_EXPRESSIONS[options.sort], options.order)
@@ -133,11 +208,6 @@ export class UsersRepository {
       .offset(options.offset)
       .limit(options.limit)
       .execute();
-    const total =
-      rows.length > 0 || options.offset === 0
-        ? Number(rows[0]?.total ?? 0)
-        : await this.count(options.search);
-    return { rows: rows.map(({ total: _total, ...row }) => row), total };
   }
 
   async count(search?: string): Promise<number> {
