@@ -7,9 +7,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { InjectOptions } from 'fastify';
-import { afterAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { OutboxEntry } from '../../src/mail/outbox.ts';
+import { onFileEnd } from '../helpers/cleanup.ts';
 import { type TestAppOptions, testApp } from '../helpers/core.ts';
 
 export const PASSWORD = 'correct horse battery';
@@ -22,25 +23,9 @@ export interface AccountsApp {
 /** An app with mail going to a fresh outbox folder (removed after the file). */
 export async function accountsApp(options: TestAppOptions = {}): Promise<AccountsApp> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'tenantry-accounts-'));
-  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+  onFileEnd(() => rm(dataDir, { recursive: true, force: true }));
   const app = await testApp({ ...options, env: { DATA_DIR: dataDir, ...options.env } });
-  await settled(app);
   return { app, outbox: path.join(dataDir, 'outbox') };
-}
-
-/**
- * Waits until @fastify/under-pressure no longer reports the start-up as event-loop delay: compiling the
- * route schemas blocks the loop for a while, and on a busy machine the first sample exceeds the 1 s
- * limit (or has no data at all, which under-pressure reports as Infinity), so the first requests would
- * be answered 503 "overloaded".
- */
-async function settled(app: App): Promise<void> {
-  // The first sample is taken 1 s after start (under-pressure's sampleInterval).
-  await new Promise((resolve) => setTimeout(resolve, 1_100));
-  const deadline = Date.now() + 15_000;
-  while (app.memoryUsage().eventLoopDelay > 500 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 export const uniqueEmail = (label = 'user') => `${label}.${randomBytes(5).toString('hex')}@example.com`;

@@ -3,13 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_HOST } from '../../src/db/hosts.ts';
 import { catalogSnapshot } from '../../src/migrations/drift.ts';
 import { upgradeFleet } from '../../src/migrations/fleet.ts';
 import { loadMigrationSet } from '../../src/migrations/migration-set.ts';
 import { MigrationRunner } from '../../src/migrations/runner.ts';
 import { TenantRegistry } from '../../src/tenancy/registry.ts';
+import { onFileEnd } from '../helpers/cleanup.ts';
 import { collect, runCli, spawnCli } from '../helpers/cli.ts';
 import { testCore } from '../helpers/core.ts';
 import { createTestDatabase } from '../helpers/database.ts';
@@ -234,7 +235,7 @@ describe('tenantry db (spawned CLI)', () => {
     // Inside the checkout (.data is git-ignored) so the template's `import … from 'kysely'` resolves.
     await mkdir(fileURLToPath(new URL('../../.data/', import.meta.url)), { recursive: true });
     const folder = await mkdtemp(fileURLToPath(new URL('../../.data/test-revision-', import.meta.url)));
-    afterAll(() => rm(folder, { recursive: true, force: true }));
+    onFileEnd(() => rm(folder, { recursive: true, force: true }));
     const source = fileURLToPath(new URL('../fixtures/migrations/failing/', import.meta.url));
     // The fixtures' only import is type-only (erased), so the copies load from anywhere.
     for (const file of await readdir(source))

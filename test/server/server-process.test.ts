@@ -3,7 +3,8 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { onFileEnd } from '../helpers/cleanup.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { spawnServer } from '../helpers/server.ts';
 
@@ -49,7 +50,7 @@ describe('server process', () => {
   it('embedded PostgreSQL: starts without DATABASE_URL, a second server on the same data folder reuses it, SIGTERM stops it', async () => {
     const folder = await mkdtemp(path.join(tmpdir(), 'tenantry-server-test-'));
     await chmod(folder, 0o755);
-    afterAll(() => rm(folder, { recursive: true, force: true }));
+    onFileEnd(() => rm(folder, { recursive: true, force: true }));
     const env = { DATA_DIR: folder };
 
     const first = await spawnServer(env);
