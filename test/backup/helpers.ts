@@ -11,6 +11,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import type { Core } from '../../src/core.ts';
 import { onFileEnd } from '../helpers/cleanup.ts';
+import { runCliInProcess } from '../helpers/cli.ts';
 import { testCore } from '../helpers/core.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
@@ -44,9 +45,9 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Chil
   });
 }
 
+/** The backup CLI in this process (test/helpers/cli.ts); spawnCli where a test must kill it. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawnCli(args, env);
-  return collect(child);
+  return runCliInProcess(['backup', ...args], cliEnv(env));
 }
 
 export function collect(child: ChildProcess): Promise<CliResult> {

@@ -42,6 +42,49 @@ export function collect(child: ChildProcess): Promise<CliResult> {
   });
 }
 
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs a command line in this process (fast, and measured by coverage) with exactly `env` as the
+ * environment and stdout/stderr captured. Runs are queued, since the environment is process-wide. Tests
+ * that need a real process (to kill it) use spawnCli.
+ */
+export function runCliInProcess(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const run = queue.then(async () => {
+    const { runTenantry } = await import('../../src/cli/run.ts');
+    const savedEnv = process.env;
+    const savedOut = process.stdout.write;
+    const savedErr = process.stderr.write;
+    let stdout = '';
+    let stderr = '';
+    process.env = { ...env };
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      stdout += String(chunk);
+      return true;
+    }) as typeof process.stdout.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      stderr += String(chunk);
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      const code = await runTenantry(args);
+      return { code, signal: null, stdout, stderr };
+    } finally {
+      process.env = savedEnv;
+      process.stdout.write = savedOut;
+      process.stderr.write = savedErr;
+    }
+  });
+  queue = run.catch(() => {});
+  return run;
+}
+
 export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return collect(spawnCli(args, env));
+  return runCliInProcess(args, {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
 }
