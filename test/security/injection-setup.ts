@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { randomIp } from '../accounts/helpers.ts';
 import { ADMIN } from '../helpers/core.ts';
-import { type Caller, type TenantUsers, tenantWithUsers, usersApp } from '../helpers/tenant-users.ts';
+import { type TenantUsers, tenantWithUsers, usersApp } from '../helpers/tenant-users.ts';
 import { asText, encode } from './payloads.ts';
 import {
   concreteUrl,
@@ -19,6 +19,7 @@ import {
   type Operation,
   openApi,
   operations,
+  seedOneOfEach,
 } from './support.ts';
 
 /** Operations that create a tenant schema when they succeed (tested on their own). */
@@ -87,32 +88,9 @@ export async function injectionFixture(): Promise<InjectionFixture> {
   const context = await usersApp();
   const { app } = context;
 
-  async function created(who: Caller, url: string, payload: object): Promise<string> {
-    const response = await app.inject({ method: 'POST', url, headers: who.headers, payload });
-    expect(response.statusCode, `${url}: ${response.body}`).toBe(201);
-    return response.json<{ uuid: string }>().uuid;
-  }
-
   async function seed(users: TenantUsers): Promise<Record<string, string>> {
-    const { owner, member } = users;
-    const role = await created(owner, '/roles/', {
-      name: 'AUDITOR',
-      title: 'Auditor',
-      permissions: ['USER_VIEW'],
-    });
-    const group = await created(owner, '/groups/', { name: 'Team', member_uuids: [member.uuid] });
-    const list = await created(owner, '/lists/', { name: 'Plans' });
-    const tag = await created(owner, '/tags/', { name: 'tag' });
-    const task = await created(owner, '/tasks/', { title: 'Task', list_uuid: list, tags: [tag] });
-    const comment = await created(owner, `/tasks/${task}/comments`, { body: 'Comment' });
     return {
-      users: member.uuid,
-      roles: role,
-      groups: group,
-      lists: list,
-      tags: tag,
-      tasks: task,
-      comments: comment,
+      ...(await seedOneOfEach(app, users)),
       // Control center ids: an unknown tenant and job, so no cc request can change a real tenant.
       id: 'no_such_tenant',
       tenant_id: 'no_such_tenant',

@@ -13,7 +13,7 @@ import type { InjectOptions } from 'fastify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TenantRouteInfo } from '../../src/auth/auth-plugin.ts';
 import { AUTHENTICATED, PUBLIC } from '../../src/auth/permissions.ts';
-import { type Caller, type TenantUsers, tenantWithUsers, usersApp } from '../helpers/tenant-users.ts';
+import { type TenantUsers, tenantWithUsers, usersApp } from '../helpers/tenant-users.ts';
 import {
   concreteUrl,
   databaseSnapshot,
@@ -23,6 +23,7 @@ import {
   operationFor,
   operations,
   pathParams,
+  seedOneOfEach,
 } from './support.ts';
 
 const context = await usersApp();
@@ -33,39 +34,9 @@ let b: TenantUsers;
 let idsOfB: Record<string, string>;
 let ops: Operation[];
 
-async function created(who: Caller, url: string, payload: object): Promise<string> {
-  const response = await app.inject({ method: 'POST', url, headers: who.headers, payload });
-  expect(response.statusCode, `${url}: ${response.body}`).toBe(201);
-  return response.json<{ uuid: string }>().uuid;
-}
-
-/** One object of every kind in `users`' tenant. */
-async function seed(users: TenantUsers): Promise<Record<string, string>> {
-  const { owner, member } = users;
-  const role = await created(owner, '/roles/', {
-    name: 'AUDITOR',
-    title: 'Auditor',
-    permissions: ['USER_VIEW'],
-  });
-  const group = await created(owner, '/groups/', { name: 'Team', member_uuids: [member.uuid] });
-  const list = await created(owner, '/lists/', { name: 'Secret plans' });
-  const tag = await created(owner, '/tags/', { name: 'secret' });
-  const task = await created(owner, '/tasks/', { title: 'Secret task', list_uuid: list, tags: [tag] });
-  const comment = await created(owner, `/tasks/${task}/comments`, { body: 'Secret comment' });
-  return {
-    users: member.uuid,
-    roles: role,
-    groups: group,
-    lists: list,
-    tags: tag,
-    tasks: task,
-    comments: comment,
-  };
-}
-
 beforeAll(async () => {
   [a, b] = await Promise.all([tenantWithUsers(context), tenantWithUsers(context)]);
-  [idsOfB] = await Promise.all([seed(b), seed(a)]);
+  [idsOfB] = await Promise.all([seedOneOfEach(app, b), seedOneOfEach(app, a)]);
   ops = operations(await openApi(app));
 });
 

@@ -11,6 +11,7 @@ import type { App } from '../../src/app.ts';
 import { DEFAULT_HOST } from '../../src/db/hosts.ts';
 import { catalogSnapshot } from '../../src/migrations/drift.ts';
 import { uniqueEmail } from '../accounts/helpers.ts';
+import type { Caller, TenantUsers } from '../helpers/tenant-users.ts';
 
 /** The subset of JSON Schema the API's TypeBox schemas use. */
 export interface JsonSchema {
@@ -267,4 +268,33 @@ export async function databaseSnapshot(app: App): Promise<DatabaseSnapshot> {
 /** Row counts of one schema's tables (for "nothing changed in tenant B"). */
 export function schemaRows(snapshot: DatabaseSnapshot, schema: string): Record<string, number> {
   return Object.fromEntries(Object.entries(snapshot.rows).filter(([key]) => key.startsWith(`${schema}.`)));
+}
+
+/** Creates one object of every kind in `users`' tenant through the API; ids keyed by collection. */
+export async function seedOneOfEach(app: App, users: TenantUsers): Promise<Record<string, string>> {
+  const created = async (who: Caller, url: string, payload: object): Promise<string> => {
+    const response = await app.inject({ method: 'POST', url, headers: who.headers, payload });
+    expect(response.statusCode, `${url}: ${response.body}`).toBe(201);
+    return response.json<{ uuid: string }>().uuid;
+  };
+  const { owner, member } = users;
+  const role = await created(owner, '/roles/', {
+    name: 'AUDITOR',
+    title: 'Auditor',
+    permissions: ['USER_VIEW'],
+  });
+  const group = await created(owner, '/groups/', { name: 'Team', member_uuids: [member.uuid] });
+  const list = await created(owner, '/lists/', { name: 'Secret plans' });
+  const tag = await created(owner, '/tags/', { name: 'secret' });
+  const task = await created(owner, '/tasks/', { title: 'Secret task', list_uuid: list, tags: [tag] });
+  const comment = await created(owner, `/tasks/${task}/comments`, { body: 'Secret comment' });
+  return {
+    users: member.uuid,
+    roles: role,
+    groups: group,
+    lists: list,
+    tags: tag,
+    tasks: task,
+    comments: comment,
+  };
 }
