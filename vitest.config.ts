@@ -18,7 +18,8 @@ export default defineConfig({
       // Entry points run as spawned processes (their own tests spawn them), not in-process.
       exclude: ['src/server.ts', 'src/cli/main.ts', 'src/migrations/*/*.ts'],
       reporter: ['text-summary', 'html', 'json-summary'],
-      thresholds: { lines: 85 },
+      // Raised from 85 % as coverage rose (measured 92.8 %); never lower it to make a change pass.
+      thresholds: { lines: 90 },
     },
   },
 });
