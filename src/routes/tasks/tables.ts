@@ -118,3 +118,19 @@ export type TodoDb = Kysely<TodoTables>;
 export function todoDb(db: AnyDb): TodoDb {
   return db;
 }
+
+/** The task columns every read of a task carries (the page/detail read and the locked read of a PATCH). */
+export interface TaskColumns {
+  id: string;
+  uuid: string;
+  list_id: string | null;
+  list_uuid: string | null;
+  title: string;
+  description: string;
+  status: TaskStatus;
+  priority: TaskPriority;
+  due_at: Date | null;
+  completed_at: Date | null;
+  position: number;
+  deleted_at: Date | null;
+}

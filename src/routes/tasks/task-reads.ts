@@ -10,7 +10,7 @@
 import type { ExpressionBuilder } from 'kysely';
 import { type Expression, type SqlBool, sql } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
-import type { TaskPriority, TaskStatus, TodoDb } from './tables.ts';
+import type { TaskColumns, TodoDb } from './tables.ts';
 import { SORT_COLUMNS, type SortOrder, type TaskScope, type TaskSort } from './task-filters.ts';
 
 export interface TagRef {
@@ -26,22 +26,10 @@ export interface UserRef {
   last_name: string;
 }
 
-export interface TaskRow {
-  id: string;
-  uuid: string;
-  list_id: string | null;
-  list_uuid: string | null;
-  title: string;
-  description: string;
-  status: TaskStatus;
-  priority: TaskPriority;
-  due_at: Date | null;
-  completed_at: Date | null;
-  position: number;
+export interface TaskRow extends TaskColumns {
   author_uuid: string;
   created_at: Date;
   updated_at: Date;
-  deleted_at: Date | null;
   tags: TagRef[];
   assignees: UserRef[];
 }

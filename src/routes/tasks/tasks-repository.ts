@@ -6,7 +6,7 @@
  * as text: those are cast explicitly (`::bigint`, `::timestamptz`).
  */
 import { sql } from 'kysely';
-import type { TaskAction, TaskPriority, TaskStatus, TodoDb } from './tables.ts';
+import type { TaskAction, TaskColumns, TaskPriority, TaskStatus, TodoDb } from './tables.ts';
 
 export interface NewTask {
   /** Resolved in the same statement; null = the inbox. */
@@ -31,19 +31,7 @@ export interface InsertedTask {
 }
 
 /** The state of a task a PATCH starts from, read under a row lock. */
-export interface LockedTask {
-  id: string;
-  uuid: string;
-  list_id: string | null;
-  list_uuid: string | null;
-  title: string;
-  description: string;
-  status: TaskStatus;
-  priority: TaskPriority;
-  due_at: Date | null;
-  completed_at: Date | null;
-  position: number;
-  deleted_at: Date | null;
+export interface LockedTask extends TaskColumns {
   assignee_ids: string[];
   assignee_uuids: string[];
   tag_ids: string[];
