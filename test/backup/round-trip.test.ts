@@ -40,6 +40,11 @@ beforeAll(async () => {
   });
 });
 
+/** `--action restore --date <today>` with this file's config, plus `extra` flags. */
+function restoreToday(...extra: string[]) {
+  return runCli(['--configfile', configFile, '--action', 'restore', '--date', today(), ...extra]);
+}
+
 async function mutate(tenant: string): Promise<void> {
   await query(url, `DELETE FROM "${tenant}".users WHERE id % 3 = 0`);
   await query(url, `UPDATE "${tenant}".notes SET body = 'changed' WHERE id < 50`);
@@ -63,7 +68,7 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
     await query(url, `DELETE FROM public.tenants WHERE tenant_id = $1`, [tenantA]);
     expect(await fingerprint(url)).not.toEqual(seeded);
 
-    const restore = await runCli(['--configfile', configFile, '--action', 'restore', '--date', today()]);
+    const restore = await restoreToday();
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
     expect(restore.stdout).toContain(`into database ${core.database.name} (replaced)`);
@@ -89,16 +94,7 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
     const changedB = await fingerprint(url, [tenantB]);
     await query(url, `UPDATE public.tenants SET revision = 'bogus' WHERE tenant_id = $1`, [tenantA]);
 
-    const restore = await runCli([
-      '--configfile',
-      configFile,
-      '--action',
-      'restore',
-      '--date',
-      today(),
-      '--tenant',
-      tenantA,
-    ]);
+    const restore = await restoreToday('--tenant', tenantA);
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
     expect(await fingerprint(url, [tenantA])).toEqual(seededA);
@@ -120,32 +116,14 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
   it('restores into a new database and leaves the source untouched', async () => {
     const before = await fingerprint(url);
     const destDb = `${core.database.name}_copy`;
-    const restore = await runCli([
-      '--configfile',
-      configFile,
-      '--action',
-      'restore',
-      '--date',
-      today(),
-      '--dest-db',
-      destDb,
-    ]);
+    const restore = await restoreToday('--dest-db', destDb);
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
     expect(await fingerprint(url)).toEqual(before);
     const copy = await fingerprint(withDatabase(url, destDb));
     expect(Object.keys(copy)).toContain('public.tenants');
 
-    const again = await runCli([
-      '--configfile',
-      configFile,
-      '--action',
-      'restore',
-      '--date',
-      today(),
-      '--dest-db',
-      destDb,
-    ]);
+    const again = await restoreToday('--dest-db', destDb);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain(`database ${destDb} already exists`);
   });
@@ -153,18 +131,7 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
   it('copies a tenant into a new schema, registered only with --register', async () => {
     const before = await fingerprint(url);
     const copyName = `${tenantA}_copy`;
-    const plain = await runCli([
-      '--configfile',
-      configFile,
-      '--action',
-      'restore',
-      '--date',
-      today(),
-      '--tenant',
-      tenantA,
-      '--dest-schema',
-      copyName,
-    ]);
+    const plain = await restoreToday('--tenant', tenantA, '--dest-schema', copyName);
     expect(plain.stderr).toBe('');
     expect(plain.code).toBe(0);
     const after = await fingerprint(url);
@@ -176,19 +143,7 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
     expect(await query(url, 'SELECT 1 FROM public.tenants WHERE tenant_id = $1', [copyName])).toEqual([]);
 
     const registered = `${tenantA}_reg`;
-    const withRegister = await runCli([
-      '--configfile',
-      configFile,
-      '--action',
-      'restore',
-      '--date',
-      today(),
-      '--tenant',
-      tenantA,
-      '--dest-schema',
-      registered,
-      '--register',
-    ]);
+    const withRegister = await restoreToday('--tenant', tenantA, '--dest-schema', registered, '--register');
     expect(withRegister.code).toBe(0);
     expect(withRegister.stdout).toContain('registered in public.tenants');
     const rows = await query<{ status: string; revision: string }>(
