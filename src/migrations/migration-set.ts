@@ -160,7 +160,11 @@ function validateChain(set: string, migrations: Migration[]): void {
     seen.set(m.revision, m);
   }
   const children = new Map<string | null, Migration[]>();
-  for (const m of migrations) children.set(m.follows, [...(children.get(m.follows) ?? []), m]);
+  for (const m of migrations) {
+    const siblings = children.get(m.follows);
+    if (siblings) siblings.push(m);
+    else children.set(m.follows, [m]);
+  }
   for (const [parent, kids] of children) {
     if (kids.length > 1) {
       throw new MigrationSetError(
