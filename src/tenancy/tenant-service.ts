@@ -43,7 +43,7 @@ export class TenantService {
 
   async create(
     input: CreateTenantInput,
-    options: { inTransaction?: (conn: import('../db/hosts.ts').AnyDb) => Promise<void> } = {},
+    options: { inTransaction?: (conn: AnyDb) => Promise<void> } = {},
   ): Promise<{ tenant: TenantRow; migration: RunResult }> {
     const tenantId =
       input.tenantId === undefined ? deriveTenantId(input.name) : assertTenantId(input.tenantId);
@@ -108,7 +108,7 @@ export class TenantService {
   async delete(tenantId: string): Promise<void> {
     const tenant = await this.registry.find(assertTenantId(tenantId));
     if (!tenant) throw new TenantNotFoundError(tenantId);
-    const dropSchema = async (conn: import('../db/hosts.ts').AnyDb) => {
+    const dropSchema = async (conn: AnyDb) => {
       await sql`DROP SCHEMA IF EXISTS ${sql.id(tenant.tenant_id)} CASCADE`.execute(conn);
     };
     if (tenant.host === DEFAULT_HOST) {
