@@ -8,7 +8,7 @@
  * there, then the row turns `active`; `reconcileProvisioning` finishes or removes rows a crash left behind.
  */
 import { sql } from 'kysely';
-import { type DatabaseHosts, DEFAULT_HOST, UnknownHostError } from '../db/hosts.ts';
+import { type AnyDb, type DatabaseHosts, DEFAULT_HOST, UnknownHostError } from '../db/hosts.ts';
 import { SQLSTATE, sqlState } from '../db/sqlstate.ts';
 import type { MigrationRunner, RunResult } from '../migrations/runner.ts';
 import type { TenantRegistry, TenantRow } from './registry.ts';
