@@ -214,9 +214,17 @@ async function measure(
   return results;
 }
 
-export async function httpBench(options: {
+export interface HttpBenchOptions {
   quick: boolean;
-}): Promise<{ rows: Measurement[]; notes: string[] }> {
+  /** Only these case keys (users-2, users-50, tasks-list, task-get, task-post); no login. */
+  cases?: string[];
+  /** Only these WEB_CONCURRENCY values (default 1 and 2). */
+  workers?: number[];
+}
+
+export async function httpBench(
+  options: HttpBenchOptions,
+): Promise<{ rows: Measurement[]; notes: string[] }> {
   ensureAb();
   buildProduction();
   const runs = options.quick ? 3 : 5;
@@ -245,11 +253,13 @@ export async function httpBench(options: {
     const postBody = { ...taskBody(small, 0), title: 'Benchmark task', status: 'todo' };
     const postFile = path.join(dataDir, 'task.json');
     await writeFile(postFile, JSON.stringify(postBody));
-    const list = cases(small, large, postFile, requests, options.quick ? 2 : 5);
+    const all = cases(small, large, postFile, requests, options.quick ? 2 : 5);
+    const list = options.cases ? all.filter((item) => options.cases?.includes(item.key)) : all;
+    if (list.length === 0) throw new Error(`no such case: ${options.cases?.join(', ')}`);
     const sizes = await checkSamples(server.base, list, postBody);
     console.log(`sample answers match /docs/json: ${[...sizes].map(([k, v]) => `${k} ${v} B`).join(', ')}`);
 
-    const predecessor = list[0]?.ab(server.base);
+    const predecessor = all[0]?.ab(server.base);
     if (predecessor) {
       const command = abCommand(predecessor);
       console.log(`the predecessor's test: ${command}`);
@@ -257,15 +267,15 @@ export async function httpBench(options: {
         `The predecessor's test, exactly as run: \`${command}\` (tenant and token are the seeded ones).`,
       );
     }
-    for (const item of list.slice(1)) {
+    for (const item of all.slice(1)) {
       const shown = abCommand(item.ab('http://127.0.0.1:PORT'))
         .replace(/Bearer [\w-]+/, 'Bearer TOKEN')
         .replace(/tenant: \w+/, 'tenant: TENANT');
       notes.push(`${item.label}: \`${shown}\``);
     }
 
-    for (const concurrency of [1, 2]) {
-      if (concurrency !== 1) {
+    for (const [i, concurrency] of (options.workers ?? [1, 2]).entries()) {
+      if (i > 0 || concurrency !== 1) {
         await server.stop();
         server = await startServer({ ...serverOptions, webConcurrency: concurrency });
       }
@@ -307,6 +317,7 @@ export async function httpBench(options: {
     }
     await server.stop();
     server = undefined;
+    if (options.cases) return { rows, notes };
 
     const login = await measureLogin({
       databaseUrl: pg.url,
@@ -327,8 +338,17 @@ export async function httpBench(options: {
   return { rows, notes };
 }
 
-export async function runHttpSection(quick: boolean, command: string): Promise<void> {
-  const { rows, notes } = await httpBench({ quick });
+export async function runHttpSection(
+  quick: boolean,
+  command: string,
+  selection: Pick<HttpBenchOptions, 'cases' | 'workers'> = {},
+): Promise<void> {
+  const { rows, notes } = await httpBench({ quick, ...selection });
+  if (selection.cases || selection.workers) {
+    // A partial run is for comparing builds during work: printed, never written to BENCHMARKS.md.
+    printRows(rows);
+    return;
+  }
   await saveSection('http', {
     title: 'HTTP: requests per second (ab on loopback, production build)',
     command,

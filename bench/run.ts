@@ -1,6 +1,8 @@
 /**
  * `npm run bench [-- --quick] [-- --only fleet|http|memory] [-- --render]`: every benchmark of SPEC 10, bounded
  * in time (< 15 minutes, --quick < 3).
+ * `--only http --case tasks-list[,task-get] [--workers 1]` measures some HTTP cases only, printed but not saved
+ * (for before/after comparisons while working).
  * Results are printed and written to bench/results.json and BENCHMARKS.md.
  */
 import { parseArgs } from 'node:util';
@@ -10,7 +12,13 @@ import { runHttpSection } from './http.ts';
 import { runMemorySection } from './memory.ts';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, only: { type: 'string' }, render: { type: 'boolean' } },
+  options: {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    render: { type: 'boolean' },
+    case: { type: 'string' },
+    workers: { type: 'string' },
+  },
   strict: true,
 });
 const quick = values.quick ?? false;
@@ -26,7 +34,11 @@ const sections: Record<string, () => Promise<void>> = {
   fleet: () =>
     runFleetSection(quick, command, only ? undefined : (fleet) => runMemorySection(quick, command, fleet)),
   memory: () => runMemorySection(quick, command),
-  http: () => runHttpSection(quick, command),
+  http: () =>
+    runHttpSection(quick, command, {
+      cases: values.case?.split(','),
+      workers: values.workers?.split(',').map(Number),
+    }),
 };
 
 if (values.render) {
