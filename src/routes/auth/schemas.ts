@@ -70,4 +70,9 @@ export function pageOf<T>(items: T[], total: number, page: number, size: number)
   return { items, total, page, size, pages: Math.ceil(total / size) };
 }
 
+/** `pageOf` as JSON text, around items that are JSON text already (an array made by PostgreSQL). */
+export function pageJson(items: string, total: number, page: number, size: number): string {
+  return `{"items":${items},"total":${total},"page":${page},"size":${size},"pages":${Math.ceil(total / size)}}`;
+}
+
 export type SessionAnswerBody = Static<typeof SessionAnswerSchema>;

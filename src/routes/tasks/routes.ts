@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { sendJsonText } from '../../http/json-text.ts';
 import { problemResponses } from '../../http/problem.ts';
 import { PageOf, PageQuery, UuidParams } from '../auth/schemas.ts';
 import {
@@ -41,7 +42,8 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: PageOf(TaskBody), ...problemResponses(400, 401, 403, 404, 422, 503) },
       },
     },
-    async (request) => tasksOf(request).page(request.query, actorOf(request)),
+    async (request, reply) =>
+      sendJsonText(reply, await tasksOf(request).page(request.query, actorOf(request))),
   );
 
   app.post(
@@ -56,7 +58,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await tasksOf(request).create(request.body, actorOf(request))),
+      sendJsonText(reply, await tasksOf(request).create(request.body, actorOf(request)), 201),
   );
 
   app.get(
@@ -113,7 +115,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TaskBody, ...problemResponses(400, 401, 403, 404, 503) },
       },
     },
-    async (request) => tasksOf(request).get(request.params.uuid),
+    async (request, reply) => sendJsonText(reply, await tasksOf(request).get(request.params.uuid)),
   );
 
   app.patch(
@@ -128,7 +130,8 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TaskBody, ...problemResponses(400, 401, 403, 404, 422, 503) },
       },
     },
-    async (request) => tasksOf(request).patch(request.params.uuid, request.body, actorOf(request)),
+    async (request, reply) =>
+      sendJsonText(reply, await tasksOf(request).patch(request.params.uuid, request.body, actorOf(request))),
   );
 
   app.delete(
@@ -159,10 +162,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TaskBody, ...problemResponses(400, 401, 403, 404, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const task = await tasksOf(request).setDeleted(request.params.uuid, false, actorOf(request));
       if (!task) throw new Error('restore returned no task');
-      return task;
+      return sendJsonText(reply, task);
     },
   );
 

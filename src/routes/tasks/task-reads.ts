@@ -1,38 +1,13 @@
 /**
- * Reading tasks with everything a client shows: list uuid, author uuid, tags and assignees.
- *
- * A page is ONE query whatever its size (no N+1): the filtered, sorted, limited page is a CTE (with the
- * total as a window count), and the outer query adds each row's list and author by join and its tags
- * and assignees as JSON arrays from correlated subqueries, which run only for the page's rows. A test
- * counts the queries of a 50-task page (test/todo/tasks-queries.test.ts).
+ * Reading tasks with everything a client shows: list uuid, author uuid, tags and assignees, as the JSON
+ * the API answers, built by PostgreSQL in the statement that finds the tasks.
  */
 
 import type { ExpressionBuilder } from 'kysely';
 import { type Expression, type SqlBool, sql } from 'kysely';
-import { jsonArrayFrom } from 'kysely/helpers/postgres';
-import type { TaskColumns, TodoDb } from './tables.ts';
+import { runPrepared } from '../../db/hosts.ts';
+import type { TodoDb } from './tables.ts';
 import { SORT_COLUMNS, type SortOrder, type TaskScope, type TaskSort } from './task-filters.ts';
-
-export interface TagRef {
-  uuid: string;
-  name: string;
-  color: string | null;
-}
-
-export interface UserRef {
-  uuid: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-}
-
-export interface TaskRow extends TaskColumns {
-  author_uuid: string;
-  created_at: Date;
-  updated_at: Date;
-  tags: TagRef[];
-  assignees: UserRef[];
-}
 
 export interface TaskQuery {
   where: (eb: ExpressionBuilder<TaskScope, 't'>) => Expression<SqlBool>;
@@ -42,11 +17,24 @@ export interface TaskQuery {
   limit: number;
 }
 
-/** Rows of one page (or one task) and the total number of rows matching `where`. */
-export async function readTasks(db: TodoDb, query: TaskQuery): Promise<{ rows: TaskRow[]; total: number }> {
+/** A task as the API answers it (schemas.ts `TaskBody`), as JSON text made by PostgreSQL. */
+export type TaskJsonText = string;
+
+/** `ref` as `2026-11-26T13:30:41.383Z`: the text `Date.toISOString()` gives (to_char truncates to ms). */
+const iso = (ref: string) =>
+  sql<string | null>`to_char(${sql.ref(ref)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * The answer bodies of one page, as the rows of a subquery `b` sorted like the page: the columns are the
+ * fields of `TaskBody` in its order, so `json_agg(b)` / `row_to_json(b)` is the API's JSON (compact, keys
+ * in order, timestamps as the API writes them). PostgreSQL reads the page (`p`: filtered, sorted, limited)
+ * and then the tags and assignees of all its tasks at once (`pa`, `pt`, one join each, grouped by task):
+ * correlated subqueries per task cost twice as much (1.7 vs 0.9 ms for 50 tasks, bench/analysis.md).
+ */
+function taskBodies(db: TodoDb, query: TaskQuery) {
   const column = SORT_COLUMNS[query.sort];
   const direction = query.order;
-  const rows = await db
+  return db
     .with('p', (qc) =>
       qc
         .selectFrom('tasks as t')
@@ -58,60 +46,102 @@ export async function readTasks(db: TodoDb, query: TaskQuery): Promise<{ rows: T
         .offset(query.offset)
         .limit(query.limit),
     )
+    .with('pa', (qc) =>
+      qc
+        .selectFrom('task_assignees as ta')
+        .innerJoinLateral(
+          (eb) =>
+            eb
+              .selectFrom('users as u')
+              .select(['u.uuid', 'u.email', 'u.first_name', 'u.last_name'])
+              .whereRef('u.id', '=', 'ta.user_id')
+              .as('x'),
+          (join) => join.onTrue(),
+        )
+        .select(['ta.task_id', sql<unknown>`json_agg(x ORDER BY x.email)`.as('j')])
+        .where('ta.task_id', 'in', (eb) => eb.selectFrom('p').select('p.id'))
+        .groupBy('ta.task_id'),
+    )
+    .with('pt', (qc) =>
+      qc
+        .selectFrom('task_tags as tt')
+        .innerJoinLateral(
+          (eb) =>
+            eb
+              .selectFrom('tags as g')
+              .select(['g.uuid', 'g.name', 'g.color'])
+              .whereRef('g.id', '=', 'tt.tag_id')
+              .as('x'),
+          (join) => join.onTrue(),
+        )
+        .select(['tt.task_id', sql<unknown>`json_agg(x ORDER BY x.name)`.as('j')])
+        .where('tt.task_id', 'in', (eb) => eb.selectFrom('p').select('p.id'))
+        .groupBy('tt.task_id'),
+    )
+    .selectFrom((qc) =>
+      qc
+        .selectFrom('p')
+        .leftJoin('lists as l', 'l.id', 'p.list_id')
+        .innerJoin('users as a', 'a.id', 'p.author_id')
+        .leftJoin('pa', 'pa.task_id', 'p.id')
+        .leftJoin('pt', 'pt.task_id', 'p.id')
+        .select([
+          'p.uuid',
+          'l.uuid as list_uuid',
+          'p.title',
+          'p.description',
+          'p.status',
+          'p.priority',
+          iso('p.due_at').as('due_at'),
+          iso('p.completed_at').as('completed_at'),
+          'p.position',
+          'a.uuid as author_uuid',
+          sql<unknown>`coalesce(pa.j, '[]')`.as('assignees'),
+          sql<unknown>`coalesce(pt.j, '[]')`.as('tags'),
+          iso('p.created_at').as('created_at'),
+          iso('p.updated_at').as('updated_at'),
+          iso('p.deleted_at').as('deleted_at'),
+        ])
+        // The CTE's order does not survive the joins: the same whitelist order again, on the page rows.
+        .orderBy(`p.${column}`, (ob) => (direction === 'asc' ? ob.asc() : ob.desc()).nullsLast())
+        .orderBy('p.id', direction)
+        .as('b'),
+    );
+}
+
+/**
+ * One page (or one task) and the number of tasks matching `where`, in ONE prepared statement whatever
+ * the page size (no N+1; test/todo/tasks-queries.test.ts counts). The items come back as the JSON text
+ * of the answer's `items` array, so the server neither parses dates nor serialises 50 objects (the task
+ * page cost the server ~2 ms of CPU per request that way, BENCHMARKS.md). `json_agg` reads the sorted
+ * subquery `b` directly (no join, no grouping in between), which keeps its order (PostgREST builds its
+ * answers the same way). An aggregate always yields one row, so the total is there even past the last page.
+ */
+export function taskPageQuery(db: TodoDb, query: TaskQuery) {
+  return taskBodies(db, query).select((eb) => [
     // The total as its own aggregate rather than `count(*) over ()` on the page: a window count makes
     // the page materialise every matching row (whole rows, spilling to disk at 100k tasks: 133 ms),
     // while a bare count reads only the index and the page stops after `limit` rows in index order.
-    .with('c', (qc) =>
-      qc.selectFrom('tasks as t').where(query.where).select(sql<string>`count(*)`.as('total')),
-    )
-    .selectFrom('p')
-    .leftJoin('lists as l', 'l.id', 'p.list_id')
-    .innerJoin('users as a', 'a.id', 'p.author_id')
-    .select((eb) => [
-      'p.id',
-      'p.uuid',
-      'p.list_id',
-      'l.uuid as list_uuid',
-      'p.title',
-      'p.description',
-      'p.status',
-      'p.priority',
-      'p.due_at',
-      'p.completed_at',
-      'p.position',
-      'a.uuid as author_uuid',
-      'p.created_at',
-      'p.updated_at',
-      'p.deleted_at',
-      eb.selectFrom('c').select('c.total').$asScalar().$notNull().as('total'),
-      jsonArrayFrom(
-        eb
-          .selectFrom('task_tags as tt')
-          .innerJoin('tags as g', 'g.id', 'tt.tag_id')
-          .select(['g.uuid', 'g.name', 'g.color'])
-          .whereRef('tt.task_id', '=', 'p.id')
-          .orderBy('g.name'),
-      ).as('tags'),
-      jsonArrayFrom(
-        eb
-          .selectFrom('task_assignees as ta')
-          .innerJoin('users as u', 'u.id', 'ta.user_id')
-          .select(['u.uuid', 'u.email', 'u.first_name', 'u.last_name'])
-          .whereRef('ta.task_id', '=', 'p.id')
-          .orderBy('u.email'),
-      ).as('assignees'),
-    ])
-    // The CTE's order does not survive the join; the same whitelist order again, on the page rows only.
-    .orderBy(`p.${column}`, (ob) => (direction === 'asc' ? ob.asc() : ob.desc()).nullsLast())
-    .orderBy('p.id', direction)
-    .execute();
-  const total = Number(rows[0]?.total ?? 0);
-  return { rows: rows.map(({ total: _total, ...row }) => row), total };
+    eb
+      .selectFrom('tasks as t')
+      .where(query.where)
+      .select(sql<string>`count(*)`.as('total'))
+      .$asScalar()
+      .$notNull()
+      .as('total'),
+    sql<string>`coalesce(json_agg(b), '[]')::text`.as('items'),
+  ]);
 }
 
-/** One live task (or, with `deleted`, one soft-deleted task) by uuid, with its details. */
-export async function readTask(db: TodoDb, uuid: string, deleted = false): Promise<TaskRow | undefined> {
-  const { rows } = await readTasks(db, {
+export async function readTasks(db: TodoDb, query: TaskQuery): Promise<{ items: string; total: number }> {
+  const rows = await runPrepared(db, taskPageQuery(db, query));
+  const row = rows[0];
+  return { items: row?.items ?? '[]', total: Number(row?.total ?? 0) };
+}
+
+/** One live task (or, with `deleted`, one soft-deleted task) by uuid, as its answer's JSON text. */
+export async function readTask(db: TodoDb, uuid: string, deleted = false): Promise<TaskJsonText | undefined> {
+  const query: TaskQuery = {
     where: (eb) =>
       eb.and([
         eb('t.uuid', '=', uuid),
@@ -121,6 +151,10 @@ export async function readTask(db: TodoDb, uuid: string, deleted = false): Promi
     order: 'asc',
     offset: 0,
     limit: 1,
-  });
-  return rows[0];
+  };
+  const rows = await runPrepared(
+    db,
+    taskBodies(db, query).select(sql<string>`row_to_json(b)::text`.as('body')),
+  );
+  return rows[0]?.body;
 }

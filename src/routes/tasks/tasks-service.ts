@@ -4,13 +4,13 @@
  * losing each other's sets. SQL lives in tasks-repository.ts and task-reads.ts.
  */
 import { problems } from '../../http/problem.ts';
-import { type Page, pageOf } from '../auth/schemas.ts';
+import { type Page, pageJson, pageOf } from '../auth/schemas.ts';
 import type { CreateTaskBody, EventBody, PatchTaskBody, TaskBody, TaskListQuery } from './schemas.ts';
 import type { TodoDb } from './tables.ts';
 import { eventsOf, planChange, type Ref, type ResolvedPatch } from './task-changes.ts';
 import { readEvents } from './task-events.ts';
 import { type TaskFilters, taskFilter } from './task-filters.ts';
-import { readTask, readTasks, type TagRef, type TaskRow, type UserRef } from './task-reads.ts';
+import { readTask, readTasks, type TaskJsonText } from './task-reads.ts';
 import { TasksRepository } from './tasks-repository.ts';
 
 export interface Actor {
@@ -19,26 +19,6 @@ export interface Actor {
 }
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
-
-export function taskBody(row: TaskRow): TaskBody {
-  return {
-    uuid: row.uuid,
-    list_uuid: row.list_uuid,
-    title: row.title,
-    description: row.description,
-    status: row.status,
-    priority: row.priority,
-    due_at: iso(row.due_at),
-    completed_at: iso(row.completed_at),
-    position: row.position,
-    author_uuid: row.author_uuid,
-    assignees: row.assignees,
-    tags: row.tags,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-    deleted_at: iso(row.deleted_at),
-  };
-}
 
 /** Query-string filters → repository filters; `due_before <= due_after` is an empty window: 422. */
 export function filtersOf(
@@ -82,35 +62,23 @@ export class TasksService {
     this.repo = new TasksRepository(db, schema);
   }
 
-  async page(query: TaskListQuery, actor: Actor): Promise<Page<TaskBody>> {
+  /** The page's answer as JSON text (`Page<TaskBody>`). */
+  async page(query: TaskListQuery, actor: Actor): Promise<string> {
     const filters = filtersOf(query, actor);
-    const { rows, total } = await readTasks(this.db, {
+    const { items, total } = await readTasks(this.db, {
       where: (eb) => taskFilter(eb, filters),
       sort: query.sort,
       order: query.order,
       offset: (query.page - 1) * query.size,
       limit: query.size,
     });
-    // Past the last page the window count has no row to ride on: count separately (rare).
-    const count =
-      rows.length > 0 || query.page === 1
-        ? total
-        : (
-            await readTasks(this.db, {
-              where: (eb) => taskFilter(eb, filters),
-              sort: 'created_at',
-              order: 'asc',
-              offset: 0,
-              limit: 1,
-            })
-          ).total;
-    return pageOf(rows.map(taskBody), count, query.page, query.size);
+    return pageJson(items, total, query.page, query.size);
   }
 
-  async get(uuid: string): Promise<TaskBody> {
-    const row = await readTask(this.db, uuid);
-    if (!row) throw problems.notFound('task', uuid);
-    return taskBody(row);
+  async get(uuid: string): Promise<TaskJsonText> {
+    const body = await readTask(this.db, uuid);
+    if (!body) throw problems.notFound('task', uuid);
+    return body;
   }
 
   /** Assignees and tags by uuid; every one must exist in this tenant (422 naming the bad entries). */
@@ -133,7 +101,7 @@ export class TasksService {
       : problems.unprocessable('Unknown list', [{ path: '/body/list_uuid', message: 'no such list' }]);
   }
 
-  async create(input: CreateTaskBody, actor: Actor): Promise<TaskBody> {
+  async create(input: CreateTaskBody, actor: Actor): Promise<TaskJsonText> {
     const hasSets = (input.assignees?.length ?? 0) + (input.tags?.length ?? 0) > 0;
     // Without assignees or tags (the common case) the task and its event are one statement.
     if (!hasSets) return this.insert(this.repo, input, actor, [], []);
@@ -150,7 +118,7 @@ export class TasksService {
     actor: Actor,
     users: Array<Ref & { email: string }>,
     tags: Ref[],
-  ): Promise<TaskBody> {
+  ): Promise<TaskJsonText> {
     const listUuid = input.list_uuid ?? null;
     const status = input.status ?? 'todo';
     const priority = input.priority ?? 'medium';
@@ -187,27 +155,31 @@ export class TasksService {
       [],
     );
     if (users.length + tags.length === 0) {
-      return taskBody({
-        ...inserted,
-        list_id: null,
+      const body: TaskBody = {
+        uuid: inserted.uuid,
         list_uuid: listUuid,
         title: input.title,
         description,
         status,
         priority,
-        due_at: dueAt,
+        due_at: iso(dueAt),
+        completed_at: iso(inserted.completed_at),
+        position: inserted.position,
         author_uuid: actor.uuid,
+        assignees: [],
+        tags: [],
+        created_at: inserted.created_at.toISOString(),
+        updated_at: inserted.updated_at.toISOString(),
         deleted_at: null,
-        tags: [] as TagRef[],
-        assignees: [] as UserRef[],
-      });
+      };
+      return JSON.stringify(body);
     }
-    const row = await readTask(repo.db, inserted.uuid);
-    if (!row) throw new Error('task vanished inside its own transaction');
-    return taskBody(row);
+    const body = await readTask(repo.db, inserted.uuid);
+    if (!body) throw new Error('task vanished inside its own transaction');
+    return body;
   }
 
-  async patch(uuid: string, input: PatchTaskBody, actor: Actor): Promise<TaskBody> {
+  async patch(uuid: string, input: PatchTaskBody, actor: Actor): Promise<TaskJsonText> {
     return this.db.transaction().execute(async (trx) => {
       const repo = new TasksRepository(trx, this.schema);
       const task = await repo.lock(uuid, 'live');
@@ -242,9 +214,9 @@ export class TasksService {
         );
         await repo.appendEvents(task.id, actor.id, eventsOf(task, plan, result));
       }
-      const row = await readTask(trx, uuid);
-      if (!row) throw problems.notFound('task', uuid);
-      return taskBody(row);
+      const body = await readTask(trx, uuid);
+      if (!body) throw problems.notFound('task', uuid);
+      return body;
     });
   }
 
@@ -272,7 +244,7 @@ export class TasksService {
   }
 
   /** Soft delete (`deleted`) or restore (`restored`), with its event, in one transaction. */
-  async setDeleted(uuid: string, deleted: boolean, actor: Actor): Promise<TaskBody | undefined> {
+  async setDeleted(uuid: string, deleted: boolean, actor: Actor): Promise<TaskJsonText | undefined> {
     return this.db.transaction().execute(async (trx) => {
       const repo = new TasksRepository(trx, this.schema);
       const task = await repo.lock(uuid, deleted ? 'live' : 'deleted');
@@ -286,8 +258,7 @@ export class TasksService {
         },
       ]);
       if (deleted) return undefined;
-      const row = await readTask(trx, uuid);
-      return row ? taskBody(row) : undefined;
+      return readTask(trx, uuid);
     });
   }
 
