@@ -4,7 +4,7 @@
  * tenant, so 10,000 tenants on two hosts still use two pools.
  */
 import { createHash } from 'node:crypto';
-import { type Compilable, Kysely, PostgresDialect } from 'kysely';
+import { type Compilable, CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 
 export const DEFAULT_HOST = 'default';
@@ -91,7 +91,25 @@ export class SchemaStatement {
     const result = await binding.pool.query({ ...config, values });
     return result.rows;
   }
+
+  /**
+   * The rows, prepared when `db` is a schema-bound Kysely (`schemaDb`); on any other Kysely (a
+   * transaction) the same text runs as an ordinary query on that connection.
+   */
+  async run<Row>(db: AnyDb, schema: string, values: unknown[]): Promise<Row[]> {
+    const binding = schemaBinding(db);
+    if (binding) return this.rows<Row>(binding, values);
+    return (await db.executeQuery<Row>(CompiledQuery.raw(this.text(schema), values))).rows;
+  }
 }
+
+/**
+ * SQL text of a timestamp column as `2026-11-26T13:30:41.383Z`: exactly the text of the Date the driver
+ * would have made and `toISOString()` would have written (`to_char(… 'MS')` truncates to milliseconds like
+ * a JS Date), without parsing a Date on read or formatting one on write.
+ */
+export const ISO_TIMESTAMP_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+export const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', ${ISO_TIMESTAMP_FORMAT})`;
 
 /** Statement names of `runPrepared` by query text (bounded; a name is recomputed when dropped). */
 const preparedNames = new Map<string, string>();

@@ -10,6 +10,7 @@ import { DEFAULT_HOST } from '../../src/db/hosts.ts';
 import type { TodoTables } from '../../src/routes/tasks/tables.ts';
 import { type TaskFilters, taskFilter } from '../../src/routes/tasks/task-filters.ts';
 import { readTasks } from '../../src/routes/tasks/task-reads.ts';
+import { LAST_POSITION } from '../../src/routes/tasks/tasks-repository.ts';
 import { type TenantUsers, tenantWithUsers, usersApp } from '../helpers/tenant-users.ts';
 import { caller, ok, type PageJson, type TaskJson } from './support.ts';
 
@@ -87,5 +88,21 @@ describe('search at 100k tasks', () => {
     const plan = await explain(await compiledListing({ status: ['todo'] }, 'due_at'));
     if (process.env.TODO_EXPLAIN) console.log(plan);
     expect(plan).toContain('tasks_status_due_idx');
+  });
+
+  it('a new task finds the end of a 100k-task inbox through the index, not by reading every task', async () => {
+    const plan = await explain({
+      sql: LAST_POSITION(`${users.tenant}.tasks`, 'IS NULL'),
+      parameters: [],
+    } as unknown as CompiledQuery);
+    if (process.env.TODO_EXPLAIN) console.log(plan);
+    expect(plan).toContain('Index Only Scan Backward using tasks_list_position_idx');
+    expect(plan).not.toMatch(/Seq Scan on tasks/);
+    const owner = caller(app, users.owner);
+    const created = await ok<TaskJson>(
+      owner('POST', '/tasks/', { title: 'After the hundred thousand' }),
+      201,
+    );
+    expect(created.position).toBe(TASKS + 1);
   });
 });

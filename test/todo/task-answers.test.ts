@@ -1,8 +1,8 @@
 /**
- * The task answers are JSON text made by PostgreSQL (src/routes/tasks/task-reads.ts), sent as they are: no
- * serialiser checks them on the way out. So every route that answers a task is checked here against the
- * schema it documents in /docs/json (made strict: no unlisted property) and against the answer the server
- * builds in Node for a new task without tags or assignees — same fields, same order, same formats.
+ * The task answers are JSON text made by PostgreSQL (task-reads.ts for reads, task-create.ts for POST), sent
+ * as they are: no serialiser checks them on the way out. So every route that answers a task is checked
+ * here against the schema it documents in /docs/json (made strict: no unlisted property), and the two
+ * statements that write the JSON are checked against each other — same fields, order and formats.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ResponseChecker } from '../../bench/response-check.ts';
@@ -71,7 +71,7 @@ describe('task answers made by PostgreSQL', () => {
     expect(restored.body).toMatchObject({ uuid: task.uuid, deleted_at: null, status: 'done' });
   });
 
-  it('are field for field what the server builds itself for a task without sets', async () => {
+  it('are field for field the same from the creation statement and from the read statement', async () => {
     const built = await answer(owner('POST', '/tasks/', { title: 'Plain', due_at: '2031-05-06T07:08:09Z' }));
     const read = await answer(owner('GET', `/tasks/${(built.body as TaskJson).uuid}`));
     expect(read.body).toEqual(built.body);

@@ -5,7 +5,7 @@
 
 import type { ExpressionBuilder } from 'kysely';
 import { type Expression, type SqlBool, sql } from 'kysely';
-import { runPrepared } from '../../db/hosts.ts';
+import { ISO_TIMESTAMP_FORMAT, runPrepared } from '../../db/hosts.ts';
 import type { TodoDb } from './tables.ts';
 import { SORT_COLUMNS, type SortOrder, type TaskScope, type TaskSort } from './task-filters.ts';
 
@@ -20,9 +20,9 @@ export interface TaskQuery {
 /** A task as the API answers it (schemas.ts `TaskBody`), as JSON text made by PostgreSQL. */
 export type TaskJsonText = string;
 
-/** `ref` as `2026-11-26T13:30:41.383Z`: the text `Date.toISOString()` gives (to_char truncates to ms). */
+/** `ref` as `2026-11-26T13:30:41.383Z`, the text `Date.toISOString()` gives (`isoSql`). */
 const iso = (ref: string) =>
-  sql<string | null>`to_char(${sql.ref(ref)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  sql<string | null>`to_char(${sql.ref(ref)} AT TIME ZONE 'UTC', ${sql.raw(ISO_TIMESTAMP_FORMAT)})`;
 
 /**
  * The answer bodies of one page, as the rows of a subquery `b` sorted like the page: the columns are the

@@ -1,13 +1,14 @@
 /**
  * The rules of tasks: references resolved inside this tenant (422 when unknown), archived lists refused,
  * one transaction per change with its timeline events, the row lock that keeps concurrent PATCHes from
- * losing each other's sets. SQL lives in tasks-repository.ts and task-reads.ts.
+ * losing each other's sets. SQL lives in tasks-repository.ts, task-create.ts and task-reads.ts.
  */
 import { problems } from '../../http/problem.ts';
 import { type Page, pageJson, pageOf } from '../auth/schemas.ts';
-import type { CreateTaskBody, EventBody, PatchTaskBody, TaskBody, TaskListQuery } from './schemas.ts';
+import type { CreateTaskBody, EventBody, PatchTaskBody, TaskListQuery } from './schemas.ts';
 import type { TodoDb } from './tables.ts';
-import { eventsOf, planChange, type Ref, type ResolvedPatch } from './task-changes.ts';
+import { eventsOf, planChange, type ResolvedPatch } from './task-changes.ts';
+import { createTask } from './task-create.ts';
 import { readEvents } from './task-events.ts';
 import { type TaskFilters, taskFilter } from './task-filters.ts';
 import { readTask, readTasks, type TaskJsonText } from './task-reads.ts';
@@ -102,81 +103,32 @@ export class TasksService {
   }
 
   async create(input: CreateTaskBody, actor: Actor): Promise<TaskJsonText> {
-    const hasSets = (input.assignees?.length ?? 0) + (input.tags?.length ?? 0) > 0;
-    // Without assignees or tags (the common case) the task and its event are one statement.
-    if (!hasSets) return this.insert(this.repo, input, actor, [], []);
-    return this.db.transaction().execute(async (trx) => {
-      const repo = new TasksRepository(trx, this.schema);
-      const { users, tags } = await this.resolveSets(input, repo);
-      return this.insert(repo, input, actor, users, tags);
-    });
-  }
-
-  private async insert(
-    repo: TasksRepository,
-    input: CreateTaskBody,
-    actor: Actor,
-    users: Array<Ref & { email: string }>,
-    tags: Ref[],
-  ): Promise<TaskJsonText> {
     const listUuid = input.list_uuid ?? null;
     const status = input.status ?? 'todo';
     const priority = input.priority ?? 'medium';
-    const dueAt = input.due_at ? new Date(input.due_at) : null;
+    const dueAt = input.due_at ? new Date(input.due_at).toISOString() : null;
     const description = input.description ?? '';
-    const inserted = await repo.insert({
+    const assignees = input.assignees ?? [];
+    const tags = input.tags ?? [];
+    const created = await createTask(this.db, this.schema, {
       listUuid,
       title: input.title,
       description,
       status,
       priority,
       dueAt,
-      authorId: actor.id,
-      snapshot: {
-        title: input.title,
-        description,
-        status,
-        priority,
-        due_at: iso(dueAt),
-        list: listUuid,
-        assignees: users.map((u) => u.uuid),
-        tags: tags.map((t) => t.uuid),
-      },
+      author: actor,
+      assignees,
+      tags,
+      snapshot: { title: input.title, description, status, priority, due_at: dueAt, list: listUuid },
     });
-    if (!inserted) throw await this.listProblem(listUuid ?? '', repo);
-    await repo.replaceAssignees(
-      inserted.id,
-      users.map((u) => u.id),
-      [],
-    );
-    await repo.replaceTags(
-      inserted.id,
-      tags.map((t) => t.id),
-      [],
-    );
-    if (users.length + tags.length === 0) {
-      const body: TaskBody = {
-        uuid: inserted.uuid,
-        list_uuid: listUuid,
-        title: input.title,
-        description,
-        status,
-        priority,
-        due_at: iso(dueAt),
-        completed_at: iso(inserted.completed_at),
-        position: inserted.position,
-        author_uuid: actor.uuid,
-        assignees: [],
-        tags: [],
-        created_at: inserted.created_at.toISOString(),
-        updated_at: inserted.updated_at.toISOString(),
-        deleted_at: null,
-      };
-      return JSON.stringify(body);
-    }
-    const body = await readTask(repo.db, inserted.uuid);
-    if (!body) throw new Error('task vanished inside its own transaction');
-    return body;
+    if (created.body !== null) return created.body;
+    const errors = [
+      ...unknownRefs('assignees', assignees, new Set(created.foundAssignees), 'user'),
+      ...unknownRefs('tags', tags, new Set(created.foundTags), 'tag'),
+    ];
+    if (errors.length > 0) throw problems.unprocessable('Unknown assignees or tags', errors);
+    throw await this.listProblem(listUuid ?? '', this.repo);
   }
 
   async patch(uuid: string, input: PatchTaskBody, actor: Actor): Promise<TaskJsonText> {

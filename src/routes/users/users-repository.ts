@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import { isPermission, type Permission } from '../../auth/permissions.ts';
 import type { AccountDb } from '../../auth/tables.ts';
-import { SchemaStatement, schemaBinding } from '../../db/hosts.ts';
+import { isoSql, SchemaStatement, schemaBinding } from '../../db/hosts.ts';
 
 export const USER_SORTS = ['first_name', 'last_name', 'email', 'created_at'] as const;
 export type UserSort = (typeof USER_SORTS)[number];
@@ -66,9 +66,6 @@ ORDER BY ${by} OFFSET $${at} LIMIT $${at + 1}`,
  * parse on read, no toISOString on write; `to_char(… 'MS')` truncates to milliseconds like a JS Date).
  */
 export type Instant = Date | string;
-
-/** `column` as `2026-11-26T13:30:41.383Z`, the exact text of the Date the driver would have made. */
-const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 export interface UserRow {
   id: string;
