@@ -4,7 +4,7 @@
  * tenant, so 10,000 tenants on two hosts still use two pools.
  */
 import { createHash } from 'node:crypto';
-import { type Compilable, CompiledQuery, Kysely, PostgresDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 
 export const DEFAULT_HOST = 'default';
@@ -128,21 +128,23 @@ function preparedName(text: string): string {
 }
 
 /**
- * Runs a Kysely query of a schema-bound db (`schemaDb`) as a NAMED prepared statement, for hot paths whose
+ * Runs SQL compiled for a schema-bound db (`schemaDb`) as a NAMED prepared statement, for hot paths whose
  * SQL varies with the request (filters, sort) so a fixed `SchemaStatement` cannot hold it: PostgreSQL plans
  * each distinct text once per connection instead of on every call (the task page cost PostgreSQL ~2.5 ms of
  * CPU per request, mostly planning). The name is a hash of the text, which carries the schema, so two
- * schemas or two filter shapes never share one. Any other Kysely (a transaction, a test's logging
- * instance) runs the query as usual.
+ * schemas or two filter shapes never share one. On any other Kysely (a transaction, a test's logging
+ * instance) the query runs as usual.
  */
-export async function runPrepared<Row>(db: AnyDb, query: Compilable<Row>): Promise<Row[]> {
-  const compiled = query.compile();
+export async function runPrepared<Row>(
+  db: AnyDb,
+  query: { sql: string; parameters: readonly unknown[] },
+): Promise<Row[]> {
   const binding = schemaBinding(db);
-  if (!binding) return (await db.executeQuery(compiled)).rows;
+  if (!binding) return (await db.executeQuery<Row>(CompiledQuery.raw(query.sql, [...query.parameters]))).rows;
   const result = await binding.pool.query({
-    name: preparedName(compiled.sql),
-    text: compiled.sql,
-    values: compiled.parameters as unknown[],
+    name: preparedName(query.sql),
+    text: query.sql,
+    values: query.parameters as unknown[],
   });
   return result.rows as Row[];
 }

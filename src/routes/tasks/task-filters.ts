@@ -4,7 +4,6 @@
  * from the whitelist map below and directions are the enum `asc | desc`.
  */
 import { type Expression, type ExpressionBuilder, type SqlBool, sql } from 'kysely';
-import { containsPattern } from '../users/users-repository.ts';
 import type { TaskPriority, TaskStatus, TasksTable, TodoTables } from './tables.ts';
 
 /** The query scope every task listing runs in: `tasks as t` plus the other tables for subqueries. */
@@ -25,8 +24,13 @@ export interface TaskFilters {
   dueAfter?: Date;
   /** true: due in the past and not done; false: everything else. */
   overdue?: boolean;
-  /** Case-insensitive substring of title or description (trigram index). */
-  search?: string;
+  /**
+   * Case-insensitive substring of title or description (trigram index), as an ILIKE pattern made by
+   * `containsPattern` (the client's %, _ and \ taken literally).
+   */
+  searchPattern?: string;
+  /** One task by uuid (the single-task read). */
+  uuid?: string;
   /** true: only soft-deleted tasks (the trash); default: only live ones. */
   deleted?: boolean;
 }
@@ -99,6 +103,7 @@ export function taskFilter(eb: ExpressionBuilder<TaskScope, 't'>, filters: TaskF
         eb('t.status', '=', 'done'),
       ]),
     );
-  if (filters.search) where.push(eb(searchable, 'ilike', containsPattern(filters.search)));
+  if (filters.searchPattern !== undefined) where.push(eb(searchable, 'ilike', filters.searchPattern));
+  if (filters.uuid !== undefined) where.push(eb('t.uuid', '=', filters.uuid));
   return eb.and(where);
 }

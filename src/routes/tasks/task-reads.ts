@@ -3,16 +3,21 @@
  * the API answers, built by PostgreSQL in the statement that finds the tasks.
  */
 
-import type { ExpressionBuilder } from 'kysely';
-import { type Expression, type SqlBool, sql } from 'kysely';
-import { ISO_TIMESTAMP_FORMAT, runPrepared } from '../../db/hosts.ts';
+import { sql } from 'kysely';
+import { ISO_TIMESTAMP_FORMAT } from '../../db/hosts.ts';
+import { QueryTemplate } from '../../db/query-template.ts';
 import type { TodoDb } from './tables.ts';
-import { SORT_COLUMNS, type SortOrder, type TaskScope, type TaskSort } from './task-filters.ts';
+import { SORT_COLUMNS, type SortOrder, type TaskFilters, type TaskSort, taskFilter } from './task-filters.ts';
 
-export interface TaskQuery {
-  where: (eb: ExpressionBuilder<TaskScope, 't'>) => Expression<SqlBool>;
+/** What shapes the SQL of a read beyond its filters: the whitelisted sort and its direction. */
+export interface TaskOrder {
   sort: TaskSort;
   order: SortOrder;
+}
+
+/** The request values of a read (each becomes a bound parameter). */
+export interface TaskSelection {
+  filters: TaskFilters;
   offset: number;
   limit: number;
 }
@@ -31,20 +36,19 @@ const iso = (ref: string) =>
  * and then the tags and assignees of all its tasks at once (`pa`, `pt`, one join each, grouped by task):
  * correlated subqueries per task cost twice as much (1.7 vs 0.9 ms for 50 tasks, bench/analysis.md).
  */
-function taskBodies(db: TodoDb, query: TaskQuery) {
-  const column = SORT_COLUMNS[query.sort];
-  const direction = query.order;
+function taskBodies(db: TodoDb, { sort, order: direction }: TaskOrder, selection: TaskSelection) {
+  const column = SORT_COLUMNS[sort];
   return db
     .with('p', (qc) =>
       qc
         .selectFrom('tasks as t')
-        .where(query.where)
+        .where((eb) => taskFilter(eb, selection.filters))
         .selectAll('t')
         // Tasks without a due date come last in both directions: "no date" is never the most urgent.
         .orderBy(`t.${column}`, (ob) => (direction === 'asc' ? ob.asc() : ob.desc()).nullsLast())
         .orderBy('t.id', direction)
-        .offset(query.offset)
-        .limit(query.limit),
+        .offset(selection.offset)
+        .limit(selection.limit),
     )
     .with('pa', (qc) =>
       qc
@@ -110,51 +114,61 @@ function taskBodies(db: TodoDb, query: TaskQuery) {
 }
 
 /**
- * One page (or one task) and the number of tasks matching `where`, in ONE prepared statement whatever
- * the page size (no N+1; test/todo/tasks-queries.test.ts counts). The items come back as the JSON text
- * of the answer's `items` array, so the server neither parses dates nor serialises 50 objects (the task
- * page cost the server ~2 ms of CPU per request that way, BENCHMARKS.md). `json_agg` reads the sorted
- * subquery `b` directly (no join, no grouping in between), which keeps its order (PostgREST builds its
- * answers the same way). An aggregate always yields one row, so the total is there even past the last page.
+ * One page and the number of tasks matching the filters, in ONE prepared statement whatever the page size
+ * (no N+1; test/todo/tasks-queries.test.ts counts). The items come back as the JSON text of the answer's
+ * `items` array, so the server neither parses dates nor serialises 50 objects (the task page cost the
+ * server ~2 ms of CPU per request that way, BENCHMARKS.md). `json_agg` reads the sorted subquery `b`
+ * directly (no join, no grouping in between), which keeps its order (PostgREST builds its answers the
+ * same way). An aggregate always yields one row, so the total is there even past the last page.
  */
-export function taskPageQuery(db: TodoDb, query: TaskQuery) {
-  return taskBodies(db, query).select((eb) => [
+const TASK_PAGE = new QueryTemplate<TaskOrder, TaskSelection>((db, order, selection) =>
+  taskBodies(db, order, selection).select((eb) => [
     // The total as its own aggregate rather than `count(*) over ()` on the page: a window count makes
     // the page materialise every matching row (whole rows, spilling to disk at 100k tasks: 133 ms),
     // while a bare count reads only the index and the page stops after `limit` rows in index order.
     eb
       .selectFrom('tasks as t')
-      .where(query.where)
+      .where((w) => taskFilter(w, selection.filters))
       .select(sql<string>`count(*)`.as('total'))
       .$asScalar()
       .$notNull()
       .as('total'),
     sql<string>`coalesce(json_agg(b), '[]')::text`.as('items'),
-  ]);
+  ]),
+);
+
+/** One task's answer (`row_to_json` of the same rows). */
+const ONE_TASK = new QueryTemplate<TaskOrder, TaskSelection>((db, order, selection) =>
+  taskBodies(db, order, selection).select(sql<string>`row_to_json(b)::text`.as('body')),
+);
+
+/** The SQL and parameters of a page in `schema` (EXPLAIN in test/todo/search-index.test.ts). */
+export function taskPageStatement(db: TodoDb, schema: string, order: TaskOrder, selection: TaskSelection) {
+  return TASK_PAGE.statement(db, schema, order, selection);
 }
 
-export async function readTasks(db: TodoDb, query: TaskQuery): Promise<{ items: string; total: number }> {
-  const rows = await runPrepared(db, taskPageQuery(db, query));
-  const row = rows[0];
+export async function readTasks(
+  db: TodoDb,
+  schema: string,
+  order: TaskOrder,
+  selection: TaskSelection,
+): Promise<{ items: string; total: number }> {
+  const [row] = await TASK_PAGE.rows<{ items: string; total: string }>(db, schema, order, selection);
   return { items: row?.items ?? '[]', total: Number(row?.total ?? 0) };
 }
 
 /** One live task (or, with `deleted`, one soft-deleted task) by uuid, as its answer's JSON text. */
-export async function readTask(db: TodoDb, uuid: string, deleted = false): Promise<TaskJsonText | undefined> {
-  const query: TaskQuery = {
-    where: (eb) =>
-      eb.and([
-        eb('t.uuid', '=', uuid),
-        deleted ? eb('t.deleted_at', 'is not', null) : eb('t.deleted_at', 'is', null),
-      ]),
-    sort: 'created_at',
-    order: 'asc',
-    offset: 0,
-    limit: 1,
-  };
-  const rows = await runPrepared(
+export async function readTask(
+  db: TodoDb,
+  schema: string,
+  uuid: string,
+  deleted = false,
+): Promise<TaskJsonText | undefined> {
+  const [row] = await ONE_TASK.rows<{ body: string }>(
     db,
-    taskBodies(db, query).select(sql<string>`row_to_json(b)::text`.as('body')),
+    schema,
+    { sort: 'created_at', order: 'asc' },
+    { filters: { uuid, deleted }, offset: 0, limit: 1 },
   );
-  return rows[0]?.body;
+  return row?.body;
 }

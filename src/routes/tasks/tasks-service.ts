@@ -5,12 +5,13 @@
  */
 import { problems } from '../../http/problem.ts';
 import { type Page, pageJson, pageOf } from '../auth/schemas.ts';
+import { containsPattern } from '../users/users-repository.ts';
 import type { CreateTaskBody, EventBody, PatchTaskBody, TaskListQuery } from './schemas.ts';
 import type { TodoDb } from './tables.ts';
 import { eventsOf, planChange, type ResolvedPatch } from './task-changes.ts';
 import { createTask } from './task-create.ts';
 import { readEvents } from './task-events.ts';
-import { type TaskFilters, taskFilter } from './task-filters.ts';
+import type { TaskFilters } from './task-filters.ts';
 import { readTask, readTasks, type TaskJsonText } from './task-reads.ts';
 import { TasksRepository } from './tasks-repository.ts';
 
@@ -42,7 +43,7 @@ export function filtersOf(
     dueBefore,
     dueAfter,
     overdue: query.overdue,
-    search: query.search,
+    searchPattern: query.search ? containsPattern(query.search) : undefined,
     deleted: query.deleted,
   };
   return filters;
@@ -66,18 +67,17 @@ export class TasksService {
   /** The page's answer as JSON text (`Page<TaskBody>`). */
   async page(query: TaskListQuery, actor: Actor): Promise<string> {
     const filters = filtersOf(query, actor);
-    const { items, total } = await readTasks(this.db, {
-      where: (eb) => taskFilter(eb, filters),
-      sort: query.sort,
-      order: query.order,
-      offset: (query.page - 1) * query.size,
-      limit: query.size,
-    });
+    const { items, total } = await readTasks(
+      this.db,
+      this.schema,
+      { sort: query.sort, order: query.order },
+      { filters, offset: (query.page - 1) * query.size, limit: query.size },
+    );
     return pageJson(items, total, query.page, query.size);
   }
 
   async get(uuid: string): Promise<TaskJsonText> {
-    const body = await readTask(this.db, uuid);
+    const body = await readTask(this.db, this.schema, uuid);
     if (!body) throw problems.notFound('task', uuid);
     return body;
   }
@@ -166,7 +166,7 @@ export class TasksService {
         );
         await repo.appendEvents(task.id, actor.id, eventsOf(task, plan, result));
       }
-      const body = await readTask(trx, uuid);
+      const body = await readTask(trx, this.schema, uuid);
       if (!body) throw problems.notFound('task', uuid);
       return body;
     });
@@ -210,7 +210,7 @@ export class TasksService {
         },
       ]);
       if (deleted) return undefined;
-      return readTask(trx, uuid);
+      return readTask(trx, this.schema, uuid);
     });
   }
 
