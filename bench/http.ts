@@ -7,6 +7,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import pgDriver from 'pg';
 import { type AbOptions, type AbResult, ab, abCommand, ensureAb } from './ab.ts';
 import { postmasterPid, treeCpuMs } from './cpu-usage.ts';
 import {
@@ -214,6 +215,21 @@ async function measure(
   return results;
 }
 
+/**
+ * VACUUM ANALYZE after seeding: the state autovacuum leaves the tables in within a minute or so (statistics,
+ * visibility map). Measured straight after a bulk seed, the first runs would plan with no statistics and
+ * the later ones with whatever autovacuum had done by then — the runs would not measure the same thing.
+ */
+async function settle(databaseUrl: string): Promise<void> {
+  const client = new pgDriver.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('VACUUM ANALYZE');
+  } finally {
+    await client.end();
+  }
+}
+
 export interface HttpBenchOptions {
   quick: boolean;
   /** Only these case keys (users-2, users-50, tasks-list, task-get, task-post); no login. */
@@ -249,6 +265,7 @@ export async function httpBench(
     await addTags(server.base, large, 5);
     await addTasks(server.base, large, 200);
     console.log(`seeded over HTTP in ${Math.round(performance.now() - seeding)} ms`);
+    await settle(pg.url);
 
     const postBody = { ...taskBody(small, 0), title: 'Benchmark task', status: 'todo' };
     const postFile = path.join(dataDir, 'task.json');
@@ -357,7 +374,7 @@ export async function runHttpSection(
     rows,
     notes: [
       'Server: `node dist/src/server.js` with NODE_ENV=production, LOG_LEVEL=warn, pool of 10 connections per process, on the same 2 cores as PostgreSQL and ab.',
-      'Seed (over HTTP): tenant "small" with 2 users; tenant "large" with 50 users, 5 tags and 200 tasks (150 todo), each task with 2 tags and 2 assignees. POST /tasks/ writes into "small".',
+      'Seed (over HTTP): tenant "small" with 2 users; tenant "large" with 50 users, 5 tags and 200 tasks (150 todo), each task with 2 tags and 2 assignees. POST /tasks/ writes into "small". Then `VACUUM ANALYZE`, the state autovacuum leaves the tables in (statistics, visibility map), so every run plans with the same statistics.',
       'Before measuring, one answer of every route is validated against its response schema in /docs/json (objects made strict: no unlisted property) and against the seed.',
       'CPU per request = CPU time (user + system, from /proc) of the server processes and of the PostgreSQL processes during a run, divided by its requests (median of the runs); ab takes the rest of the 2 cores. Unlike requests/s it barely moves with the load other programs put on the machine.',
       ...notes,
