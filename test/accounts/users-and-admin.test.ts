@@ -2,6 +2,7 @@
  * Users (list, CSV export/import, last OWNER), roles, groups, settings, and bad input on every body field.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ResponseChecker } from '../../bench/response-check.ts';
 import type { App } from '../../src/app.ts';
 import {
   type AccountsApp,
@@ -72,6 +73,29 @@ describe('users', () => {
     ]) {
       expect((await call('GET', `/users/?${bad}`)).statusCode, bad).toBe(400);
     }
+  });
+
+  it('pages are JSON made by PostgreSQL: documented shape, and user for user the single-user answer', async () => {
+    const checker = new ResponseChecker((await call('GET', '/docs/json')).json());
+    for (const query of ['', '?sort=created_at&order=desc', '?search=o&sort=last_name', '?page=50']) {
+      const response = await call('GET', `/users/${query}`);
+      expect(response.statusCode, query).toBe(200);
+      expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      const page = response.json();
+      checker.check('GET', '/users/', 200, page);
+      const search = new URLSearchParams(query.slice(1)).get('search');
+      const count = await call('GET', `/users/count${search ? `?search=${search}` : ''}`);
+      expect(page.total, query).toBe(count.json().count);
+      for (const item of page.items) {
+        const one = (await call('GET', `/users/${item.uuid}`)).json();
+        expect(item).toEqual(one);
+        expect(Object.keys(item)).toEqual(Object.keys(one));
+      }
+    }
+    // Past the last page: no items, the total all the same.
+    const past = (await call('GET', '/users/?page=50')).json();
+    expect(past.items).toEqual([]);
+    expect(past.total).toBeGreaterThan(0);
   });
 
   it('exports CSV: ;-separated, UTF-8 with BOM, header, dated file name, formula cells defused', async () => {

@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { accountDb } from '../../auth/tables.ts';
+import { sendJsonText } from '../../http/json-text.ts';
 import { problemResponses } from '../../http/problem.ts';
 import { UuidParams } from '../auth/schemas.ts';
 import { toCsv } from './csv.ts';
@@ -70,7 +71,11 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: UserPageSchema, ...problemResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => service.list(accountDb(request.tenant.db), request.query),
+    async (request, reply) =>
+      sendJsonText(
+        reply,
+        await service.list(accountDb(request.tenant.db), request.tenant.schema, request.query),
+      ),
   );
 
   app.get(

@@ -6,21 +6,16 @@
 import { sql } from 'kysely';
 import { isPermission, type Permission } from '../../auth/permissions.ts';
 import type { AccountDb } from '../../auth/tables.ts';
-import { isoSql, SchemaStatement, schemaBinding } from '../../db/hosts.ts';
+import { isoSql, SchemaStatement } from '../../db/hosts.ts';
 
 export const USER_SORTS = ['first_name', 'last_name', 'email', 'created_at'] as const;
 export type UserSort = (typeof USER_SORTS)[number];
 export type SortOrder = 'asc' | 'desc';
 
-/** Names sort case-insensitively ("yann" between "Xavier" and "Zoe"), as people expect. */
-const SORT_EXPRESSIONS = {
-  first_name: sql`lower(u.first_name)`,
-  last_name: sql`lower(u.last_name)`,
-  email: sql`u.email`,
-  created_at: sql`u.created_at`,
-} as const satisfies Record<UserSort, unknown>;
-
-/** The same sort keys as SQL text for the prepared page statements (fixed strings, never input). */
+/**
+ * Sort keys as SQL text for the prepared page statements (fixed strings, never input). Names sort
+ * case-insensitively ("yann" between "Xavier" and "Zoe"), as people expect.
+ */
 const SORT_SQL = {
   first_name: 'lower(u.first_name)',
   last_name: 'lower(u.last_name)',
@@ -30,9 +25,11 @@ const SORT_SQL = {
 const ORDER_SQL = { asc: 'ASC', desc: 'DESC' } as const satisfies Record<SortOrder, string>;
 
 /**
- * `page()` as prepared statements (GET /users/ is benchmarked; see SchemaStatement), one per sort ×
- * order × with/without search. Keep in sync with `live()`, `searched()` and COLUMNS below (the Kysely
- * version still serves Kysely instances not made by `DatabaseHosts.schemaDb`).
+ * The user page (GET /users/ is the benchmarked route, SPEC 10) as prepared statements, one per sort ×
+ * order × with/without search: the answer's `items` as JSON made by PostgreSQL (the fields of `UserView`
+ * in order, timestamps as `toISOString()` writes them), so the server neither parses the rows nor
+ * serialises them, and the number of live users matching. Keep in sync with `live()`, `searched()` and
+ * `userView` (test/accounts checks the page against the single-user answer).
  */
 const pageStatements = new Map<string, SchemaStatement>();
 
@@ -41,20 +38,26 @@ function pageStatement(sort: UserSort, order: SortOrder, searched: boolean): Sch
   let statement = pageStatements.get(key);
   if (!statement) {
     const by = `${SORT_SQL[sort]} ${ORDER_SQL[order]}, u.id ${ORDER_SQL[order]}`;
-    const search = searched
-      ? ` AND (u.email ILIKE $1 OR u.first_name ILIKE $1 OR u.last_name ILIKE $1
+    const where = `u.deleted_at IS NULL${
+      searched
+        ? ` AND (u.email ILIKE $1 OR u.first_name ILIKE $1 OR u.last_name ILIKE $1
           OR u.first_name || ' ' || u.last_name ILIKE $1)`
-      : '';
+        : ''
+    }`;
     const at = searched ? 2 : 1;
     statement = new SchemaStatement(
       key,
-      (t) => `SELECT u.id, u.uuid, u.email, u.first_name, u.last_name, u.phone, u.tz, u.lang, u.is_active,
-  u.is_verified, ${isoSql('u.created_at')} AS created_at, ${isoSql('u.updated_at')} AS updated_at,
-  r.id AS role_id, r.uuid AS role_uuid, r.name AS role_name, r.title AS role_title,
-  count(*) OVER () AS total
-FROM ${t('users')} u JOIN ${t('roles')} r ON r.id = u.role_id
-WHERE u.deleted_at IS NULL${search}
-ORDER BY ${by} OFFSET $${at} LIMIT $${at + 1}`,
+      // json_agg reads the sorted subquery directly, which keeps its order (as in task-reads.ts).
+      (t) => `SELECT (SELECT count(*) FROM ${t('users')} u WHERE ${where}) AS total,
+  coalesce(json_agg(b), '[]')::text AS items
+FROM (
+  SELECT u.uuid, u.email, u.first_name, u.last_name, u.phone, u.tz, u.lang, u.is_active, u.is_verified,
+    (SELECT row_to_json(x) FROM (SELECT r.uuid, r.name, r.title) x) AS role,
+    ${isoSql('u.created_at')} AS created_at, ${isoSql('u.updated_at')} AS updated_at
+  FROM ${t('users')} u JOIN ${t('roles')} r ON r.id = u.role_id
+  WHERE ${where}
+  ORDER BY ${by} OFFSET $${at} LIMIT $${at + 1}
+) b`,
     );
     pageStatements.set(key, statement);
   }
@@ -166,45 +169,20 @@ export class UsersRepository {
     'r.title as role_title',
   ] as const;
 
-  async page(options: {
-    search?: string;
-    sort: UserSort;
-    order: SortOrder;
-    offset: number;
-    limit: number;
-  }): Promise<{ rows: UserRow[]; total: number }> {
-    const binding = schemaBinding(this.db);
-    const rows = binding
-      ? await pageStatement(options.sort, options.order, Boolean(options.search)).rows<
-          UserRow & { total: string }
-        >(binding, [
-          ...(options.search ? [containsPattern(options.search)] : []),
-          options.offset,
-          options.limit,
-        ])
-      : await this.pageQuery(options);
-    const total =
-      rows.length > 0 || options.offset === 0
-        ? Number(rows[0]?.total ?? 0)
-        : await this.count(options.search);
-    return { rows: rows.map(({ total: _total, ...row }) => row), total };
-  }
-
-  private pageQuery(options: {
-    search?: string;
-    sort: UserSort;
-    order: SortOrder;
-    offset: number;
-    limit: number;
-  }): Promise<Array<UserRow & { total: string }>> {
-    return this.searched(options.search)
-      .select(UsersRepository.COLUMNS)
-      .select(sql<string>`count(*) over ()`.as('total'))
-      .orderBy(SORT_EXPRESSIONS[options.sort], options.order)
-      .orderBy('u.id', options.order)
-      .offset(options.offset)
-      .limit(options.limit)
-      .execute();
+  /** One page of live users as the JSON text of the answer's `items`, and how many match in all. */
+  async page(
+    schema: string,
+    options: { search?: string; sort: UserSort; order: SortOrder; offset: number; limit: number },
+  ): Promise<{ items: string; total: number }> {
+    const [row] = await pageStatement(options.sort, options.order, Boolean(options.search)).run<{
+      items: string;
+      total: string;
+    }>(this.db, schema, [
+      ...(options.search ? [containsPattern(options.search)] : []),
+      options.offset,
+      options.limit,
+    ]);
+    return { items: row?.items ?? '[]', total: Number(row?.total ?? 0) };
   }
 
   async count(search?: string): Promise<number> {

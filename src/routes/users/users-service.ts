@@ -16,7 +16,7 @@ import { SQLSTATE, sqlState } from '../../db/sqlstate.ts';
 import { problems } from '../../http/problem.ts';
 import type { MailMessage } from '../../mail/mailer.ts';
 import type { TenantContext } from '../../tenancy/tenant-plugin.ts';
-import { type Page, pageOf } from '../auth/schemas.ts';
+import { pageJson } from '../auth/schemas.ts';
 import { assertTimeZone } from '../auth/validation.ts';
 import {
   type RoleRef,
@@ -98,18 +98,20 @@ export const DEFAULT_ROLE = 'MEMBER';
 export class UsersService {
   constructor(private readonly accounts: Accounts) {}
 
+  /** The page's answer as JSON text (`Page<UserView>`, made by PostgreSQL). */
   async list(
     db: AccountDb,
+    schema: string,
     query: { page: number; size: number; sort: UserSort; order: SortOrder; search?: string },
-  ): Promise<Page<UserView>> {
-    const { rows, total } = await new UsersRepository(db).page({
+  ): Promise<string> {
+    const { items, total } = await new UsersRepository(db).page(schema, {
       search: query.search,
       sort: query.sort,
       order: query.order,
       offset: (query.page - 1) * query.size,
       limit: query.size,
     });
-    return pageOf(rows.map(userView), total, query.page, query.size);
+    return pageJson(items, total, query.page, query.size);
   }
 
   count(db: AccountDb, search?: string): Promise<number> {
