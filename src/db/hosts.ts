@@ -111,15 +111,19 @@ export class SchemaStatement {
 export const ISO_TIMESTAMP_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 export const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', ${ISO_TIMESTAMP_FORMAT})`;
 
-/** Statement names of `runPrepared` by query text (bounded; a name is recomputed when dropped). */
+/**
+ * Statement names of `runPrepared` by query text, so a hot text is hashed once. Bounded (a name is
+ * recomputed when dropped): the keys are whole statement texts of a few kB each.
+ */
 const preparedNames = new Map<string, string>();
+const MAX_PREPARED_NAMES = 5_000;
 
 function preparedName(text: string): string {
   let name = preparedNames.get(text);
   if (name === undefined) {
     name = `q.${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;
     preparedNames.set(text, name);
-    if (preparedNames.size > MAX_SCHEMA_DBS) {
+    if (preparedNames.size > MAX_PREPARED_NAMES) {
       const oldest = preparedNames.keys().next().value;
       if (oldest !== undefined) preparedNames.delete(oldest);
     }

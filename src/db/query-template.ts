@@ -65,21 +65,11 @@ export function slotted<T>(input: T): { key: string; template: T; values: unknow
 /** The schema name compiled into templates, replaced by the tenant's on use (not a valid tenant id). */
 const PLACEHOLDER_SCHEMA = quoteIdent('__query_template_schema__');
 
-/** Shapes kept per template, and texts per shape and schema (oldest dropped first). */
-const MAX_ENTRIES = 20_000;
-
-function remember<V>(map: Map<string, V>, key: string, value: V): V {
-  map.set(key, value);
-  if (map.size > MAX_ENTRIES) {
-    const oldest = map.keys().next().value;
-    if (oldest !== undefined) map.delete(oldest);
-  }
-  return value;
-}
+/** Shapes kept per template (oldest dropped first; a shape is a few kB of SQL). */
+const MAX_SHAPES = 1_000;
 
 export class QueryTemplate<Shape, Values> {
   private readonly compiled = new Map<string, CompiledQuery>();
-  private readonly texts = new Map<string, string>();
 
   /** `build` must put every request value of `values` into the query as a value (never as SQL text). */
   constructor(private readonly build: (db: AnyDb, shape: Shape, values: Values) => Compilable<unknown>) {}
@@ -88,13 +78,17 @@ export class QueryTemplate<Shape, Values> {
   statement(db: AnyDb, schema: string, shape: Shape, input: Values): { sql: string; parameters: unknown[] } {
     const { key: valuesKey, template, values } = slotted(input);
     const key = `${JSON.stringify(shape)} ${valuesKey}`;
-    const compiled =
-      this.compiled.get(key) ??
-      remember(this.compiled, key, this.compile(db, shape, template, values.length));
-    const textKey = `${key}\u0000${schema}`;
-    const sql =
-      this.texts.get(textKey) ??
-      remember(this.texts, textKey, compiled.sql.replaceAll(PLACEHOLDER_SCHEMA, quoteIdent(schema)));
+    let compiled = this.compiled.get(key);
+    if (!compiled) {
+      compiled = this.compile(db, shape, template, values.length);
+      this.compiled.set(key, compiled);
+      if (this.compiled.size > MAX_SHAPES) {
+        const oldest = this.compiled.keys().next().value;
+        if (oldest !== undefined) this.compiled.delete(oldest);
+      }
+    }
+    // Not cached per schema: the replacement costs a few µs, a text per tenant and shape would cost memory.
+    const sql = compiled.sql.replaceAll(PLACEHOLDER_SCHEMA, quoteIdent(schema));
     const parameters = compiled.parameters.map((p) => (p instanceof Slot ? values[p.index] : p));
     return { sql, parameters };
   }
