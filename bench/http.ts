@@ -192,11 +192,16 @@ async function measure(
   list: Case[],
   runs: number,
   warmup: number,
+  settleDatabase: () => Promise<void>,
 ) {
   const results = new Map<string, CaseResult>();
   for (const item of list) {
     const options = item.ab(server.base);
     await ab({ ...options, requests: warmup, seconds: Math.min(options.seconds ?? 5, 5) });
+    // The warm-up of POST /tasks/ adds thousands of rows to a table analysed empty: without fresh
+    // statistics the statements planned for an empty table keep running on a growing one until
+    // autovacuum analyses it (within a minute in production, but after this case's runs were over).
+    await settleDatabase();
     const result: CaseResult = { runs: [], serverUs: [], postgresUs: [] };
     for (let run = 0; run < runs; run++) {
       const serverBefore = await treeCpuMs(server.pid);
@@ -216,9 +221,10 @@ async function measure(
 }
 
 /**
- * VACUUM ANALYZE after seeding: the state autovacuum leaves the tables in within a minute or so (statistics,
- * visibility map). Measured straight after a bulk seed, the first runs would plan with no statistics and
- * the later ones with whatever autovacuum had done by then — the runs would not measure the same thing.
+ * VACUUM ANALYZE after seeding and after each warm-up: the state autovacuum leaves the tables in within a
+ * minute or so (statistics, visibility map). Measured straight after a bulk write, the first runs would
+ * plan with stale statistics and the later ones with whatever autovacuum had done by then — the runs
+ * would not measure the same thing.
  */
 async function settle(databaseUrl: string): Promise<void> {
   const client = new pgDriver.Client({ connectionString: databaseUrl });
@@ -298,7 +304,7 @@ export async function httpBench(
       }
       console.log(`WEB_CONCURRENCY=${concurrency} (${loadAverage()})`);
       notes.push(`WEB_CONCURRENCY=${concurrency} measured at ${loadAverage()}.`);
-      const results = await measure(server, postgresPid, list, runs, warmup);
+      const results = await measure(server, postgresPid, list, runs, warmup, () => settle(pg.url));
       for (const item of list) {
         const result = results.get(item.key);
         if (!result) continue;
@@ -374,7 +380,7 @@ export async function runHttpSection(
     rows,
     notes: [
       'Server: `node dist/src/server.js` with NODE_ENV=production, LOG_LEVEL=warn, pool of 10 connections per process, on the same 2 cores as PostgreSQL and ab.',
-      'Seed (over HTTP): tenant "small" with 2 users; tenant "large" with 50 users, 5 tags and 200 tasks (150 todo), each task with 2 tags and 2 assignees. POST /tasks/ writes into "small". Then `VACUUM ANALYZE`, the state autovacuum leaves the tables in (statistics, visibility map), so every run plans with the same statistics.',
+      'Seed (over HTTP): tenant "small" with 2 users; tenant "large" with 50 users, 5 tags and 200 tasks (150 todo), each task with 2 tags and 2 assignees. POST /tasks/ writes into "small". Then, and again after the warm-up of each case, `VACUUM ANALYZE`: the state autovacuum leaves the tables in (statistics, visibility map), so every run plans with current statistics.',
       'Before measuring, one answer of every route is validated against its response schema in /docs/json (objects made strict: no unlisted property) and against the seed.',
       'CPU per request = CPU time (user + system, from /proc) of the server processes and of the PostgreSQL processes during a run, divided by its requests (median of the runs); ab takes the rest of the 2 cores. Unlike requests/s it barely moves with the load other programs put on the machine.',
       ...notes,
