@@ -30,6 +30,8 @@ export interface Config {
   logLevel: LogLevel;
   nodeEnv: NodeEnv;
   webConcurrency: number;
+  /** Connections per database host and process (each worker has its own pools). */
+  databasePoolSize: number;
   /** Folder for local state (embedded PostgreSQL data, mail outbox). */
   dataDir: string;
 }
@@ -114,6 +116,7 @@ export function loadConfig(env: Env): Config {
   const migrateTenantsOnStart = oneOf('MIGRATE_TENANTS_ON_START', MIGRATE_MODES, 'background');
   const logLevel = oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info');
   const webConcurrency = integer('WEB_CONCURRENCY', 1, 1, 64);
+  const databasePoolSize = integer('DATABASE_POOL_SIZE', 10, 1, 200);
   const dataDir = value('DATA_DIR') ?? '.data';
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -131,6 +134,7 @@ export function loadConfig(env: Env): Config {
     logLevel,
     nodeEnv,
     webConcurrency,
+    databasePoolSize,
     dataDir,
   };
 }

@@ -61,7 +61,10 @@ async function main(): Promise<void> {
     log.info(`database: ${database.description}`);
   }
 
-  const core = await openCore(config, { defaultDatabaseUrl: database.url });
+  const core = await openCore(config, {
+    defaultDatabaseUrl: database.url,
+    poolSize: config.databasePoolSize,
+  });
   if (!isWorker) {
     try {
       await core.migratePublic();

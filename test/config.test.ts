@@ -42,6 +42,7 @@ describe('configuration', () => {
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
       WEB_CONCURRENCY: '2',
+      DATABASE_POOL_SIZE: '4',
     });
     expect(config).toMatchObject({
       databaseUrl: 'postgres://u:p@db:5432/app',
@@ -55,6 +56,7 @@ describe('configuration', () => {
       logLevel: 'warn',
       nodeEnv: 'production',
       webConcurrency: 2,
+      databasePoolSize: 4,
     });
   });
 
@@ -70,6 +72,8 @@ describe('configuration', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
     [{ WEB_CONCURRENCY: '0' }, 'WEB_CONCURRENCY'],
+    [{ DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE'],
+    [{ DATABASE_POOL_SIZE: 'many' }, 'DATABASE_POOL_SIZE'],
     [{ CC_ADMIN_TOKEN: 'short' }, 'CC_ADMIN_TOKEN'],
     [{ CORS_ORIGINS: 'not an origin' }, 'CORS_ORIGINS'],
     [{ SMTP_URL: 'mail.example.com' }, 'SMTP_URL'],
