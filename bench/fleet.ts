@@ -238,7 +238,7 @@ export async function runFleetSection(
     rows,
     notes: [
       'Fresh tenants are registry rows at base; the fleet run creates each schema and applies every revision in one transaction per tenant.',
-      'CPU per creation / tenant: user + system time of the bench process (Node: runner, pg driver, registry) and of every PostgreSQL process (/proc, exited backends included), divided by the tenants; it stays put when other work on the machine makes the wall times swing.',
+      'CPU per creation / tenant: user + system time of the bench process (Node: runner, pg driver, registry) and of every PostgreSQL process (/proc, exited backends included), divided by the tenants; steadier than the wall times when other work loads the machine, though contention inflates it too.',
       'The no-op check is the same fleet command finding every tenant at head through one version query per host (query_to_xml over each schema_migrations).',
       'Beyond the tenants created and upgraded above, the fleet is filled up to 1,000 / 10,000 with schemas that hold only a copy of a real version table (every revision, same checksums): the no-op check reads nothing else, and making ~6,600 complete schemas would take most of the 15 minutes of the bench.',
     ],
