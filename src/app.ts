@@ -13,6 +13,7 @@ import type { Core } from './core.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { type OverloadLimits, overloadProtection } from './http/overload.ts';
 import { ProblemSchema, problems } from './http/problem.ts';
+import { validatorFactory } from './http/validation.ts';
 import { accountAreas } from './routes/auth/areas.ts';
 import { resolveAdminToken } from './routes/cc/admin-auth.ts';
 import { controlCenterRoutes } from './routes/cc/routes.ts';
@@ -71,9 +72,7 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
-    },
+    schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
     // Stop keep-alive sockets promptly on close so SIGTERM shutdown does not wait for idle clients.
     forceCloseConnections: 'idle',
     // Refused by the onRequest hook below instead, with Retry-After and problem+json.
