@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { type RunningPostgres, startEmbeddedPostgres } from '../src/db/embedded.ts';
@@ -72,15 +72,37 @@ export function machineDescription(): string {
   return `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, embedded PostgreSQL 15.18 (${pg})`;
 }
 
-export async function benchPostgres(): Promise<RunningPostgres & { cleanup: () => Promise<void> }> {
+export async function benchPostgres(): Promise<
+  RunningPostgres & { cleanup: () => Promise<void>; socketUrl: string }
+> {
   const folder = await mkdtemp(path.join(tmpdir(), 'tenantry-bench-'));
   await chmod(folder, 0o755);
+  // PostgreSQL (running as the postgres OS user) creates its Unix socket here; the bench only.
+  const socketDir = path.join(folder, 'socket');
+  await mkdir(socketDir);
+  await chmod(socketDir, 0o777);
   const server = await startEmbeddedPostgres({
     dataDir: path.join(folder, 'pg'),
-    settings: { max_connections: '300', shared_buffers: '512MB', max_locks_per_transaction: '256' },
+    settings: {
+      max_connections: '300',
+      shared_buffers: '512MB',
+      max_locks_per_transaction: '256',
+      unix_socket_directories: socketDir,
+    },
   });
+  const tcp = new URL(server.url);
+  // The same server and credentials through the socket: `host` names the socket's folder (pg and libpq);
+  // credentials go in the query too, since a URL cannot carry them without a host name.
+  const query = new URLSearchParams({
+    host: socketDir,
+    port: tcp.port,
+    user: tcp.username,
+    password: tcp.password,
+  });
+  const socketUrl = `postgres:///postgres?${query}`;
   return {
     ...server,
+    socketUrl,
     cleanup: async () => {
       await server.stop();
       await rm(folder, { recursive: true, force: true });

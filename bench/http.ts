@@ -297,15 +297,31 @@ export async function httpBench(
       notes.push(`${item.label}: \`${shown}\``);
     }
 
-    for (const [i, concurrency] of (options.workers ?? [1, 2]).entries()) {
+    // The same server over a Unix socket to PostgreSQL (the user pages only): what a deployment with
+    // PostgreSQL on the same host saves per round trip (kernel TCP work on both sides of every query).
+    const setups = [
+      ...(options.workers ?? [1, 2]).map((concurrency) => ({ concurrency, socket: false, list })),
+      ...(options.workers ? [] : [1, 2]).map((concurrency) => ({
+        concurrency,
+        socket: true,
+        list: list.filter((c) => c.key.startsWith('users')),
+      })),
+    ];
+    for (const [i, setup] of setups.entries()) {
+      const { concurrency } = setup;
       if (i > 0 || concurrency !== 1) {
         await server.stop();
-        server = await startServer({ ...serverOptions, webConcurrency: concurrency });
+        server = await startServer({
+          ...serverOptions,
+          webConcurrency: concurrency,
+          ...(setup.socket ? { databaseUrl: pg.socketUrl } : {}),
+        });
       }
-      console.log(`WEB_CONCURRENCY=${concurrency} (${loadAverage()})`);
-      notes.push(`WEB_CONCURRENCY=${concurrency} measured at ${loadAverage()}.`);
-      const results = await measure(server, postgresPid, list, runs, warmup, () => settle(pg.url));
-      for (const item of list) {
+      const suffix = `WEB_CONCURRENCY=${concurrency}${setup.socket ? ', PostgreSQL over a Unix socket' : ''}`;
+      console.log(`${suffix} (${loadAverage()})`);
+      notes.push(`${suffix} measured at ${loadAverage()}.`);
+      const results = await measure(server, postgresPid, setup.list, runs, warmup, () => settle(pg.url));
+      for (const item of setup.list) {
         const result = results.get(item.key);
         if (!result) continue;
         const failed = result.runs.reduce((sum, r) => sum + r.failed + r.non2xx, 0);
@@ -317,7 +333,7 @@ export async function httpBench(
         const size = sizes.get(item.key);
         rows.push(
           summarise(
-            `${item.label}, WEB_CONCURRENCY=${concurrency}`,
+            `${item.label}, ${suffix}`,
             'req/s',
             result.runs.map((r) => r.rps),
             item.target && {
@@ -330,7 +346,7 @@ export async function httpBench(
         if (item.key === 'users-2')
           rows.push(
             summarise(
-              `p99 latency, GET /users/ 2 users, WEB_CONCURRENCY=${concurrency}`,
+              `p99 latency, GET /users/ 2 users, ${suffix}`,
               'ms',
               result.runs.map((r) => r.p99),
               { text: '< 25 ms', ok: (m) => m < 25 },
@@ -382,6 +398,7 @@ export async function runHttpSection(
       'Server: `node dist/src/server.js` with NODE_ENV=production, LOG_LEVEL=warn, pool of 10 connections per process, on the same 2 cores as PostgreSQL and ab.',
       'Seed (over HTTP): tenant "small" with 2 users; tenant "large" with 50 users, 5 tags and 200 tasks (150 todo), each task with 2 tags and 2 assignees. POST /tasks/ writes into "small". Then, and again after the warm-up of each case, `VACUUM ANALYZE`: the state autovacuum leaves the tables in (statistics, visibility map), so every run plans with current statistics.',
       'Before measuring, one answer of every route is validated against its response schema in /docs/json (objects made strict: no unlisted property) and against the seed.',
+      'Rows "PostgreSQL over a Unix socket": the same server and database with DATABASE_URL=postgres:///postgres?host=<socket folder>&port=… instead of 127.0.0.1 — a deployment with PostgreSQL on the same host; measured for the user pages only.',
       'CPU per request = CPU time (user + system, from /proc) of the server processes and of the PostgreSQL processes during a run, divided by its requests (median of the runs); ab takes the rest of the 2 cores. Unlike requests/s it barely moves with the load other programs put on the machine.',
       ...notes,
     ],
