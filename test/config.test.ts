@@ -60,6 +60,11 @@ describe('configuration', () => {
     });
   });
 
+  it('accepts a DATABASE_URL that points at a Unix socket folder (PostgreSQL on the same host)', () => {
+    const url = 'postgres:///app?host=%2Frun%2Fpostgresql&port=5432&user=app&password=secret';
+    expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
