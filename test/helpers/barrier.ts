@@ -1,7 +1,12 @@
 /**
  * A rendezvous for tests in different files (different worker processes): each member registers in a
  * table of the admin database and waits until `size` members of the same run have arrived.
+ *
+ * The wait is long on purpose: the other member starts only when a worker is free, which on a busy
+ * machine can take a good part of the suite (a 20 s wait once gave up while the peer was still queued).
  */
+export const BARRIER_TIMEOUT_MS = 150_000;
+
 import pg from 'pg';
 import { inject } from 'vitest';
 
@@ -15,7 +20,7 @@ export async function meetAtBarrier(
   member: string,
   database: string,
   size: number,
-  timeoutMs = 20_000,
+  timeoutMs = BARRIER_TIMEOUT_MS,
 ) {
   const name = `${inject('runId')}:${barrier}`;
   const client = new pg.Client({ connectionString: inject('pgAdminUrl') });
