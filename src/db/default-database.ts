@@ -7,10 +7,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.ts';
-import { chooseDataDir, startEmbeddedPostgres } from './embedded.ts';
+import { chooseDataDir, existingSocketUrl, startEmbeddedPostgres } from './embedded.ts';
 
 export interface DefaultDatabase {
   url: string;
+  /**
+   * The embedded server through its Unix socket, when it has one: what the server's own pools use.
+   * Everything else (CLI, pg_dump) keeps `url`.
+   */
+  socketUrl?: string;
   /** Stops the embedded server when this process started it; no-op otherwise. */
   stop(): Promise<void>;
   description: string;
@@ -48,16 +53,19 @@ export async function openDefaultDatabase(
   if (fallbackReason) log(`embedded PostgreSQL data goes to ${dataDir} because ${fallbackReason}`);
   const port = await runningServerPort(dataDir);
   if (port !== undefined) {
+    const socketUrl = existingSocketUrl(dataDir, port, 'postgres', EMBEDDED_PASSWORD);
     return {
       url: `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/postgres`,
+      socketUrl,
       stop: async () => {},
-      description: `embedded PostgreSQL already running on port ${port} (${dataDir})`,
+      description: `embedded PostgreSQL already running on port ${port}${socketUrl ? ' and its Unix socket' : ''} (${dataDir})`,
     };
   }
-  const server = await startEmbeddedPostgres({ dataDir, password: EMBEDDED_PASSWORD });
+  const server = await startEmbeddedPostgres({ dataDir, password: EMBEDDED_PASSWORD, unixSocket: true });
   return {
     url: server.url,
+    socketUrl: server.socketUrl,
     stop: server.stop,
-    description: `embedded PostgreSQL 15 on port ${server.port} (${dataDir})`,
+    description: `embedded PostgreSQL 15 on port ${server.port}${server.socketUrl ? ' and its Unix socket' : ''} (${dataDir})`,
   };
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,11 +56,15 @@ describe('server process', () => {
     const first = await spawnServer(env);
     expect((await fetch(`${first.url}/health/db`)).status).toBe(200);
     expect(first.output()).toContain('embedded PostgreSQL 15 on port');
+    // The server's own pools go through the socket in the data folder (the path is short enough here).
+    expect(first.output()).toContain('and its Unix socket');
+    expect(readdirSync(path.join(folder, 'pg')).some((name) => name.startsWith('.s.PGSQL.'))).toBe(true);
     const pidFile = path.join(folder, 'pg', 'postmaster.pid');
     expect(existsSync(pidFile)).toBe(true);
 
     const second = await spawnServer(env);
     expect(second.output()).toContain('embedded PostgreSQL already running on port');
+    expect(second.output()).toContain('and its Unix socket');
     expect((await fetch(`${second.url}/health/db`)).status).toBe(200);
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
