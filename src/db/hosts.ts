@@ -53,6 +53,24 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** `map.set(key, value)`, dropping the oldest entry past `limit` (a Map iterates in insertion order). */
+export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, limit: number): V {
+  map.set(key, value);
+  if (map.size > limit) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+  return value;
+}
+
+/**
+ * `<prefix>.<hash of the text>`: statements of different texts (schemas, shapes) never share a name on a
+ * connection, and the name stays under PostgreSQL's 63 bytes.
+ */
+function statementName(prefix: string, text: string): string {
+  return `${prefix}.${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;
+}
+
 /**
  * One hot-path statement of the tenant schemas, run as a NAMED prepared statement: PostgreSQL parses and
  * plans it once per connection and schema instead of on every call (measured in BENCHMARKS.md: the auth
@@ -80,13 +98,12 @@ export class SchemaStatement {
     let config = this.prepared.get(binding.schema);
     if (!config) {
       const text = this.text(binding.schema);
-      const hash = createHash('sha256').update(text).digest('base64url').slice(0, 22);
-      config = { name: `${this.key}.${hash}`, text };
-      this.prepared.set(binding.schema, config);
-      if (this.prepared.size > MAX_SCHEMA_DBS) {
-        const oldest = this.prepared.keys().next().value;
-        if (oldest !== undefined) this.prepared.delete(oldest);
-      }
+      config = setBounded(
+        this.prepared,
+        binding.schema,
+        { name: statementName(this.key, text), text },
+        MAX_SCHEMA_DBS,
+      );
     }
     const result = await binding.pool.query({ ...config, values });
     return result.rows;
@@ -99,7 +116,7 @@ export class SchemaStatement {
   async run<Row>(db: AnyDb, schema: string, values: unknown[]): Promise<Row[]> {
     const binding = schemaBinding(db);
     if (binding) return this.rows<Row>(binding, values);
-    return (await db.executeQuery<Row>(CompiledQuery.raw(this.text(schema), values))).rows;
+    return runPrepared<Row>(db, { sql: this.text(schema), parameters: values });
   }
 }
 
@@ -119,16 +136,9 @@ const preparedNames = new Map<string, string>();
 const MAX_PREPARED_NAMES = 5_000;
 
 function preparedName(text: string): string {
-  let name = preparedNames.get(text);
-  if (name === undefined) {
-    name = `q.${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;
-    preparedNames.set(text, name);
-    if (preparedNames.size > MAX_PREPARED_NAMES) {
-      const oldest = preparedNames.keys().next().value;
-      if (oldest !== undefined) preparedNames.delete(oldest);
-    }
-  }
-  return name;
+  return (
+    preparedNames.get(text) ?? setBounded(preparedNames, text, statementName('q', text), MAX_PREPARED_NAMES)
+  );
 }
 
 /**
@@ -219,11 +229,7 @@ export class DatabaseHosts {
     if (!db) {
       db = this.db(host).withSchema(schema);
       bindings.set(db, { host, schema, pool: this.pool(host) });
-      this.schemaDbs.set(key, db);
-      if (this.schemaDbs.size > MAX_SCHEMA_DBS) {
-        const oldest = this.schemaDbs.keys().next().value;
-        if (oldest !== undefined) this.schemaDbs.delete(oldest);
-      }
+      setBounded(this.schemaDbs, key, db, MAX_SCHEMA_DBS);
     }
     return db;
   }

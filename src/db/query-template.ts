@@ -11,7 +11,7 @@
  * The SQL text is Kysely's, so it is exactly what an ordinary compile of the same request produces.
  */
 import { type Compilable, CompiledQuery } from 'kysely';
-import { type AnyDb, quoteIdent, runPrepared } from './hosts.ts';
+import { type AnyDb, quoteIdent, runPrepared, setBounded } from './hosts.ts';
 
 /** Stands in for a request value while a shape is compiled; its index points into the request's values. */
 export class Slot {
@@ -78,15 +78,9 @@ export class QueryTemplate<Shape, Values> {
   statement(db: AnyDb, schema: string, shape: Shape, input: Values): { sql: string; parameters: unknown[] } {
     const { key: valuesKey, template, values } = slotted(input);
     const key = `${JSON.stringify(shape)} ${valuesKey}`;
-    let compiled = this.compiled.get(key);
-    if (!compiled) {
-      compiled = this.compile(db, shape, template, values.length);
-      this.compiled.set(key, compiled);
-      if (this.compiled.size > MAX_SHAPES) {
-        const oldest = this.compiled.keys().next().value;
-        if (oldest !== undefined) this.compiled.delete(oldest);
-      }
-    }
+    const compiled =
+      this.compiled.get(key) ??
+      setBounded(this.compiled, key, this.compile(db, shape, template, values.length), MAX_SHAPES);
     // Not cached per schema: the replacement costs a few µs, a text per tenant and shape would cost memory.
     const sql = compiled.sql.replaceAll(PLACEHOLDER_SCHEMA, quoteIdent(schema));
     const parameters = compiled.parameters.map((p) => (p instanceof Slot ? values[p.index] : p));

@@ -16,6 +16,7 @@
  * one id share a single query.
  */
 import pg from 'pg';
+import { setBounded } from '../db/hosts.ts';
 import { REGISTRY_CHANNEL, type TenantRegistry, type TenantRow } from './registry.ts';
 
 /** What routing needs from a registry row. */
@@ -128,13 +129,9 @@ export class RegistryCache {
       return;
     }
     this.positive.delete(tenantId);
+    // Deleted first so a re-stored miss moves to the end: the oldest misses go first.
     this.negative.delete(tenantId);
-    this.negative.set(tenantId, entry);
-    while (this.negative.size > this.options.negativeMax) {
-      const oldest = this.negative.keys().next().value;
-      if (oldest === undefined) break;
-      this.negative.delete(oldest);
-    }
+    setBounded(this.negative, tenantId, entry, this.options.negativeMax);
   }
 
   /** Records a row this process just wrote (cheaper than a re-read; NOTIFY will confirm it). */
