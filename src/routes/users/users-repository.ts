@@ -64,12 +64,6 @@ FROM (
   return statement;
 }
 
-/**
- * A timestamp as pg returns it (Date), or as ISO-8601 text made by PostgreSQL on the hot path (no Date
- * parse on read, no toISOString on write; `to_char(… 'MS')` truncates to milliseconds like a JS Date).
- */
-export type Instant = Date | string;
-
 export interface UserRow {
   id: string;
   uuid: string;
@@ -81,8 +75,8 @@ export interface UserRow {
   lang: string;
   is_active: boolean;
   is_verified: boolean;
-  created_at: Instant;
-  updated_at: Instant;
+  created_at: Date;
+  updated_at: Date;
   role_id: number;
   role_uuid: string;
   role_name: string;

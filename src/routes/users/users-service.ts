@@ -41,8 +41,6 @@ export interface UserView {
   updated_at: string;
 }
 
-const iso = (instant: Date | string) => (typeof instant === 'string' ? instant : instant.toISOString());
-
 export function userView(row: UserRow): UserView {
   return {
     uuid: row.uuid,
@@ -55,8 +53,8 @@ export function userView(row: UserRow): UserView {
     is_active: row.is_active,
     is_verified: row.is_verified,
     role: { uuid: row.role_uuid, name: row.role_name, title: row.role_title },
-    created_at: iso(row.created_at),
-    updated_at: iso(row.updated_at),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
   };
 }
 
