@@ -2,7 +2,8 @@
  * SQL that changes tasks and their assignee/tag sets. The rules (what changes, which events) live in
  * tasks-service.ts; creation (one statement) in task-create.ts; reads with details in task-reads.ts.
  */
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
+import { quoteIdent } from '../../db/hosts.ts';
 import type { TaskAction, TaskColumns, TaskPriority, TaskStatus, TodoDb } from './tables.ts';
 
 /** The state of a task a PATCH starts from, read under a row lock. */
@@ -263,19 +264,15 @@ export class TasksRepository {
     await query.execute();
   }
 
-  /** The next free position at the end of a list. */
+  /** The next free position at the end of a list (the same lookup as task creation, `LAST_POSITION`). */
   async nextPosition(listId: string | null): Promise<number> {
-    const last = await this.db
-      .selectFrom('tasks')
-      .select('position')
-      .where('deleted_at', 'is', null)
-      .where((eb) => (listId === null ? eb('list_id', 'is', null) : eb('list_id', '=', listId)))
-      // See LAST_POSITION: this order is what lets the inbox use the index too.
-      .orderBy('list_id', (ob) => ob.desc().nullsFirst())
-      .orderBy('position', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return (last?.position ?? 0) + 1;
+    const tasks = `${quoteIdent(this.schema)}.tasks`;
+    const query =
+      listId === null
+        ? CompiledQuery.raw(LAST_POSITION(tasks, 'IS NULL'))
+        : CompiledQuery.raw(LAST_POSITION(tasks, '= $1'), [listId]);
+    const { rows } = await this.db.executeQuery<{ position: number }>(query);
+    return (rows[0]?.position ?? 0) + 1;
   }
 
   async appendEvents(taskId: string, actorId: string, events: readonly EventRow[]): Promise<void> {
