@@ -36,6 +36,11 @@ export class DomainCache {
   private readonly inFlight = new Map<string, Promise<string | null>>();
   /** tenant id → its cached domains, so a tenant's change costs no scan of every domain. */
   private readonly byTenant = new Map<string, Set<string>>();
+  /**
+   * Host name → its domain (or null): parsing costs ~1–5 µs (regexes, IDNA), a Map hit ~0.05 µs, and a
+   * server sees few distinct Host names. Bounded, oldest first out, so junk Hosts cannot grow it.
+   */
+  private readonly parsedHosts = new Map<string, string | null>();
   private epoch = 0;
   private readonly options: Required<DomainCacheOptions>;
   /** Database lookups made (tests assert the negative cache spares the database). */
@@ -56,7 +61,9 @@ export class DomainCache {
 
   /** The tenant whose domain is the request's host name, or null (no such domain, or not a domain). */
   async tenantOfHost(hostname: string | undefined): Promise<string | null> {
-    const domain = hostDomain(hostname);
+    if (hostname === undefined) return null;
+    let domain = this.parsedHosts.get(hostname);
+    if (domain === undefined) domain = setBounded(this.parsedHosts, hostname, hostDomain(hostname), 1_000);
     return domain === null ? null : this.tenantOf(domain);
   }
 

@@ -402,3 +402,48 @@ describe('routing by Host', () => {
     expect(other.stdout.split('\n')[1]).toBe('400');
   });
 });
+
+describe('domains and database hosts', () => {
+  it('/create?…&host=x&db_host=eu2: the tenant on the second server, its domain in the registry', async () => {
+    const app = await tenancyApp({ setup: withWhoami, secondHost: true });
+    const id = randomTenantId('far');
+    const created = await app.inject({
+      method: 'GET',
+      url: `/create?name=Far&schema=${id}&host=far.example.test&db_host=eu2`,
+      headers: ADMIN,
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json().tenant).toMatchObject({
+      tenant_id: id,
+      host: 'eu2',
+      domains: ['far.example.test'],
+    });
+    expect((await ask(app, { host: 'far.example.test' })).json()).toEqual({ tenant: id, roles: 3 });
+
+    // A taken domain refuses the whole cross-host creation: no registry row is left behind.
+    const other = randomTenantId('far');
+    const taken = await app.inject({
+      method: 'GET',
+      url: `/create?name=Other&schema=${other}&host=far.example.test&db_host=eu2`,
+      headers: ADMIN,
+    });
+    expect(taken.statusCode).toBe(409);
+    expect(await app.core.registry.find(other)).toBeUndefined();
+  });
+
+  it('the registry unreachable: a request by Host answers 503 + Retry-After, like one by header', async () => {
+    const offline = await tenancyApp({
+      setup: withWhoami,
+      defaultDatabaseUrl: 'postgres://u:p@127.0.0.1:1/x',
+    });
+    const choices: Array<Record<string, string>> = [
+      { host: 'acme.example.test' },
+      { tenant: randomTenantId() },
+    ];
+    for (const headers of choices) {
+      const response = await ask(offline, headers);
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('5');
+    }
+  });
+});
