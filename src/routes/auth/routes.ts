@@ -122,7 +122,28 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      accounts.requestPasswordReset(request.body.email, clientOf(request));
+      await accounts.requestPasswordReset(request.body.email, clientOf(request));
+      return reply.code(202).send({ status: 'accepted' as const });
+    },
+  );
+
+  app.post(
+    '/auth/verify-email/resend',
+    {
+      schema: {
+        operationId: 'auth.verifyEmail.resend',
+        tags,
+        description:
+          'Always 202, whether or not the address has an account. The owner of a company signed up and not yet confirmed gets a new verification e-mail; earlier links stop working.',
+        body: Type.Object({ email: Email }, { additionalProperties: false }),
+        response: {
+          202: Type.Object({ status: Type.Literal('accepted') }),
+          ...problemResponses(400, 429, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      await accounts.resendVerification(request.body.email, clientOf(request));
       return reply.code(202).send({ status: 'accepted' as const });
     },
   );
