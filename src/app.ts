@@ -12,6 +12,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { fastifyTrustProxy } from './config.ts';
 import type { Core } from './core.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { openapiTransform } from './http/openapi.ts';
 import { type OverloadLimits, overloadProtection } from './http/overload.ts';
 import { ProblemSchema, problems } from './http/problem.ts';
 import { validatorFactory } from './http/validation.ts';
@@ -124,6 +125,8 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
         },
       },
     },
+    // Parameters with defaults are optional in the document (src/http/openapi.ts).
+    transform: openapiTransform,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

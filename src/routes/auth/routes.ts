@@ -58,6 +58,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.register',
+        summary: 'Sign up a company and its owner',
         tags,
         body: RegisterBody,
         response: {
@@ -82,6 +83,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.login',
+        summary: 'Sign in with e-mail and password',
         tags,
         body: Type.Object(
           {
@@ -103,6 +105,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.verifyEmail',
+        summary: 'Confirm an e-mail address and sign in',
         tags,
         body: Type.Object({ token: OneTimeToken }, { additionalProperties: false }),
         response: { 200: SessionAnswerSchema, ...problemResponses(400, 429, 503) },
@@ -116,6 +119,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.passwordReset.request',
+        summary: 'Ask for a password-reset e-mail (always 202)',
         tags,
         body: Type.Object({ email: Email }, { additionalProperties: false }),
         response: { 202: Type.Object({ status: Type.Literal('accepted') }), ...problemResponses(400, 429) },
@@ -132,6 +136,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.verifyEmail.resend',
+        summary: 'Ask for a new verification e-mail (always 202)',
         tags,
         description:
           'Always 202, whether or not the address has an account. The owner of a company signed up and not yet confirmed gets a new verification e-mail; earlier links stop working.',
@@ -153,6 +158,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.passwordReset.confirm',
+        summary: 'Set a new password from a reset link',
         tags,
         body: TokenPasswordBody,
         response: { 204: Type.Null(), ...problemResponses(400, 422, 429, 503) },
@@ -169,6 +175,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.acceptInvite',
+        summary: 'Accept an invitation, set a password and sign in',
         tags,
         body: TokenPasswordBody,
         response: { 200: SessionAnswerSchema, ...problemResponses(400, 422, 429, 503) },
@@ -187,6 +194,7 @@ export const authSessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: AUTHENTICATED },
       schema: {
         operationId: 'auth.logout',
+        summary: 'Sign out this session',
         tags,
         security,
         response: { 204: Type.Null(), ...problemResponses(400, 401, 404) },
@@ -204,6 +212,7 @@ export const authSessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: AUTHENTICATED },
       schema: {
         operationId: 'auth.logoutAll',
+        summary: 'Sign out every session of the user',
         tags,
         security,
         response: { 200: Type.Object({ revoked: Type.Integer() }), ...problemResponses(400, 401, 404) },
@@ -220,6 +229,7 @@ export const authSessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: AUTHENTICATED },
       schema: {
         operationId: 'auth.me',
+        summary: 'The signed-in user, role, permissions and session',
         tags,
         security,
         response: {

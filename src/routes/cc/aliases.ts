@@ -54,6 +54,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.create',
+        summary: "Create a tenant (predecessor's route)",
         tags,
         security,
         querystring: LegacyCreateQuery,
@@ -71,6 +72,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.upgrade',
+        summary: "Migrate one tenant (predecessor's route)",
         tags,
         security,
         querystring: LegacyUpgradeQuery,
@@ -86,6 +88,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.list',
+        summary: "List tenants (predecessor's route)",
         tags,
         security,
         querystring: ListQuery,
@@ -101,6 +104,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
       preValidation: emptyBodyIsObject,
       schema: {
         operationId: 'cc.legacy.migrateAll',
+        summary: "Migrate every tenant (predecessor's route)",
         tags,
         security,
         body: FleetBody,
@@ -116,6 +120,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
       preValidation: emptyBodyIsObject,
       schema: {
         operationId: 'cc.legacy.migrate',
+        summary: "Migrate one tenant (predecessor's route)",
         tags,
         security,
         params: LegacyIdParams,
@@ -132,6 +137,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.delete',
+        summary: "Delete a tenant (predecessor's route)",
         tags,
         security,
         params: LegacyIdParams,

@@ -52,6 +52,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.list',
+        summary: 'List tenants with their migration state',
         tags,
         security,
         querystring: ListQuery,
@@ -66,6 +67,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.create',
+        summary: 'Create a tenant',
         tags,
         security,
         body: CreateTenantBody,
@@ -80,6 +82,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.show',
+        summary: 'Get a tenant with its migration history',
         tags,
         security,
         params: IdParams,
@@ -94,6 +97,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.migrate',
+        summary: 'Migrate one tenant (or dry run)',
         tags,
         security,
         params: IdParams,
@@ -110,6 +114,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.downgrade',
+        summary: 'Downgrade one tenant',
         tags,
         security,
         params: IdParams,
@@ -125,6 +130,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.delete',
+        summary: 'Delete a tenant (schema, registry and directory rows)',
         tags,
         security,
         params: IdParams,
@@ -143,6 +149,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.fleet.migrate',
+        summary: 'Migrate every tenant as a job',
         tags,
         security,
         body: FleetBody,
@@ -157,6 +164,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.jobs.show',
+        summary: "A job's progress and results",
         tags,
         security,
         params: JobParams,
@@ -175,6 +183,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.drift',
+        summary: 'Catalog differences of tenants from a reference schema',
         tags,
         security,
         querystring: DriftQuery,
