@@ -58,6 +58,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.create',
+        summary: "Create a tenant (predecessor's route)",
         tags,
         security,
         querystring: LegacyCreateQuery,
@@ -76,6 +77,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.upgrade',
+        summary: "Migrate one tenant (predecessor's route)",
         tags,
         security,
         querystring: LegacyUpgradeQuery,
@@ -91,6 +93,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.list',
+        summary: "List tenants (predecessor's route)",
         tags,
         security,
         querystring: ListQuery,
@@ -106,6 +109,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
       preValidation: emptyBodyIsObject,
       schema: {
         operationId: 'cc.legacy.migrateAll',
+        summary: "Migrate every tenant (predecessor's route)",
         tags,
         security,
         body: FleetBody,
@@ -121,6 +125,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
       preValidation: emptyBodyIsObject,
       schema: {
         operationId: 'cc.legacy.migrate',
+        summary: "Migrate one tenant (predecessor's route)",
         tags,
         security,
         params: LegacyIdParams,
@@ -137,6 +142,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.delete',
+        summary: "Delete a tenant (predecessor's route)",
         tags,
         security,
         params: LegacyIdParams,

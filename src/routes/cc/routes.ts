@@ -56,6 +56,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.list',
+        summary: 'List tenants with their migration state',
         tags,
         security,
         querystring: ListQuery,
@@ -70,6 +71,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.create',
+        summary: 'Create a tenant',
         tags,
         security,
         body: CreateTenantBody,
@@ -84,6 +86,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.show',
+        summary: 'Get a tenant with its migration history',
         tags,
         security,
         params: IdParams,
@@ -98,6 +101,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.migrate',
+        summary: 'Migrate one tenant (or dry run)',
         tags,
         security,
         params: IdParams,
@@ -114,6 +118,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.downgrade',
+        summary: 'Downgrade one tenant',
         tags,
         security,
         params: IdParams,
@@ -129,6 +134,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.delete',
+        summary: 'Delete a tenant (schema, registry and directory rows)',
         tags,
         security,
         params: IdParams,
@@ -147,6 +153,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.domains.list',
+        summary: 'List the domains routed to a tenant',
         tags,
         security,
         params: IdParams,
@@ -161,6 +168,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.domains.add',
+        summary: 'Route a domain to a tenant',
         tags,
         security,
         params: IdParams,
@@ -184,6 +192,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.domains.remove',
+        summary: 'Stop routing a domain to a tenant',
         tags,
         security,
         params: DomainParams,
@@ -201,6 +210,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.fleet.migrate',
+        summary: 'Migrate every tenant as a job',
         tags,
         security,
         body: FleetBody,
@@ -215,6 +225,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.jobs.show',
+        summary: "A job's progress and results",
         tags,
         security,
         params: JobParams,
@@ -233,6 +244,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.drift',
+        summary: 'Catalog differences of tenants from a reference schema',
         tags,
         security,
         querystring: DriftQuery,
