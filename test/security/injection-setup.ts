@@ -95,6 +95,7 @@ export async function injectionFixture(): Promise<InjectionFixture> {
       id: 'no_such_tenant',
       tenant_id: 'no_such_tenant',
       jobs: randomUUID(),
+      domain: 'no-such-tenant.example.com',
     };
   }
 
