@@ -34,6 +34,12 @@ export interface Config {
   databasePoolSize: number;
   /** Folder for local state (embedded PostgreSQL data, mail outbox). */
   dataDir: string;
+  /**
+   * Seconds a cross-host creation or deletion may stay unfinished before reconciliation (at start, then
+   * every `reconcileIntervalS`) finishes or undoes it (src/tenancy/reconciler.ts).
+   */
+  reconcileAfterS: number;
+  reconcileIntervalS: number;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +124,8 @@ export function loadConfig(env: Env): Config {
   const webConcurrency = integer('WEB_CONCURRENCY', 1, 1, 64);
   const databasePoolSize = integer('DATABASE_POOL_SIZE', 10, 1, 200);
   const dataDir = value('DATA_DIR') ?? '.data';
+  const reconcileAfterS = integer('RECONCILE_AFTER_S', 300, 0, 86_400);
+  const reconcileIntervalS = integer('RECONCILE_INTERVAL_S', 60, 1, 86_400);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -136,6 +144,8 @@ export function loadConfig(env: Env): Config {
     webConcurrency,
     databasePoolSize,
     dataDir,
+    reconcileAfterS,
+    reconcileIntervalS,
   };
 }
 

@@ -6,6 +6,7 @@ import type { Config } from './config.ts';
 import { DatabaseHosts, DEFAULT_HOST } from './db/hosts.ts';
 import { loadMigrationSet } from './migrations/migration-set.ts';
 import { MigrationRunner, type RunnerOptions } from './migrations/runner.ts';
+import { HostMigrations, TenantMigrationRunner } from './tenancy/host-migrations.ts';
 import { TenantRegistry } from './tenancy/registry.ts';
 import { TenantService } from './tenancy/tenant-service.ts';
 
@@ -14,9 +15,14 @@ export interface Core {
   hosts: DatabaseHosts;
   publicRunner: MigrationRunner;
   tenantRunner: MigrationRunner;
+  /** Host-level revisions (extensions tenant revisions need), applied to every host. */
+  hostMigrations: HostMigrations;
   registry: TenantRegistry;
   tenants: TenantService;
-  /** Brings the public schema to head; the server refuses to serve if this fails. */
+  /**
+   * Brings every host's host-level revisions, then the public schema, to head; the server refuses to
+   * serve if this fails.
+   */
   migratePublic(): Promise<void>;
   close(): Promise<void>;
 }
@@ -35,12 +41,14 @@ export async function openCore(config: Config, options: CoreOptions): Promise<Co
     { [DEFAULT_HOST]: options.defaultDatabaseUrl, ...config.tenantDatabaseUrls },
     { max: options.poolSize ?? 10 },
   );
-  const [publicSet, tenantSet] = await Promise.all([
+  const [publicSet, tenantSet, hostSet] = await Promise.all([
     loadMigrationSet('public', options.migrationFolders?.public),
     loadMigrationSet('tenant', options.migrationFolders?.tenant),
+    loadMigrationSet('host'),
   ]);
   const publicRunner = new MigrationRunner(publicSet, options.runner);
-  const tenantRunner = new MigrationRunner(tenantSet, options.runner);
+  const hostMigrations = new HostMigrations(hosts, new MigrationRunner(hostSet, options.runner));
+  const tenantRunner = new TenantMigrationRunner(tenantSet, options.runner, hostMigrations);
   const registry = new TenantRegistry(hosts.db(DEFAULT_HOST));
   const tenants = new TenantService(hosts, registry, tenantRunner);
   return {
@@ -48,9 +56,11 @@ export async function openCore(config: Config, options: CoreOptions): Promise<Co
     hosts,
     publicRunner,
     tenantRunner,
+    hostMigrations,
     registry,
     tenants,
     async migratePublic() {
+      await hostMigrations.ensureAll();
       await publicRunner.upgrade({ host: DEFAULT_HOST, db: hosts.db(DEFAULT_HOST), schema: 'public' });
     },
     close: () => hosts.close(),

@@ -29,7 +29,8 @@ declare module 'vitest' {
   }
 }
 
-async function prepareTemplate(adminUrl: string): Promise<void> {
+/** `migrate: false` (the second host) leaves the template empty: hosts get ready through the runner. */
+async function prepareTemplate(adminUrl: string, migrate = true): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
@@ -38,6 +39,7 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
   } finally {
     await admin.end();
   }
+  if (!migrate) return;
   const url = new URL(adminUrl);
   url.pathname = `/${TEMPLATE_DATABASE}`;
   const core = await openCore(loadConfig({ NODE_ENV: 'test' }), {
@@ -72,7 +74,7 @@ export default async function setup(project: TestProject) {
     process.env.TEST_DATABASE_URL ?? start('a'),
     process.env.TEST_DATABASE_URL_2 ?? start('b'),
   ]);
-  await Promise.all([prepareTemplate(first), prepareTemplate(second)]);
+  await Promise.all([prepareTemplate(first), prepareTemplate(second, false)]);
 
   project.provide('pgAdminUrl', first);
   project.provide('pgAdminUrl2', second);
