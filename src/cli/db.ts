@@ -185,9 +185,9 @@ async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promis
         if (mode === 'check') {
           for (const o of orphans) print(`orphan schema ${o.schema} on host ${o.host}: no registry row`);
           print(
-            bad.length === 0
+            bad.length === 0 && orphans.length === 0
               ? `ok: ${lines.length} schema(s) at head`
-              : `${bad.length} of ${lines.length} schema(s) need attention`,
+              : `${bad.length} of ${lines.length} schema(s) need attention; ${orphans.length} orphan schema(s)`,
           );
         }
       }
