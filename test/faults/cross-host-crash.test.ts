@@ -55,11 +55,12 @@ async function waiting(core: Core, host: string, condition: string): Promise<voi
       );
       expect(rows.rows[0]!.n).toBeGreaterThanOrEqual(1);
     },
-    { timeout: 20_000, interval: 50 },
+    // Generous: a CLI start (tsx, core) takes seconds on a machine busy with parallel test files.
+    { timeout: 60_000, interval: 50 },
   );
 }
 
-describe('several database hosts', { timeout: 180_000 }, () => {
+describe('several database hosts', { timeout: 240_000 }, () => {
   it('a fresh, empty secondary host gets its host-level revisions before its first tenant', async () => {
     const core = await testCore({ secondHost: true });
     const second = core.hosts.db(SECOND_HOST);
