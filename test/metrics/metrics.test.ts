@@ -2,6 +2,7 @@
  * GET /metrics (issue 20): Prometheus text behind its own token, request metrics by route template, and
  * gauges read from the pools and the tenant registry when scraped.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { accountsApp, PASSWORD } from '../accounts/helpers.ts';
 import { testApp } from '../helpers/core.ts';
@@ -102,5 +103,28 @@ describe('GET /metrics', () => {
     const scrape = await app.inject({ method: 'GET', url: '/metrics', headers: SCRAPE });
     expect(scrape.statusCode).toBe(200);
     expect(sample(scrape.body, 'tenantry_registry_up', {})).toBe(0);
+  });
+});
+
+describe('docs/operations.md and the Grafana dashboard', () => {
+  it('query only metrics the server exports', async () => {
+    const context = await accountsApp({ env: { METRICS_TOKEN } });
+    await tenantWithUsers(context);
+    const exported = new Set(
+      (await context.app.inject({ method: 'GET', url: '/metrics', headers: SCRAPE })).body
+        .split('\n')
+        .filter((line) => line.startsWith('# TYPE '))
+        .flatMap((line) => {
+          const [, , name, type] = line.split(' ');
+          return type === 'histogram' ? [`${name}_bucket`, `${name}_count`, `${name}_sum`] : [name!];
+        }),
+    );
+    const docs = [
+      readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8'),
+      readFileSync(new URL('../../docs/grafana/tenantry-dashboard.json', import.meta.url), 'utf8'),
+    ].join('\n');
+    const used = new Set(docs.match(/\btenantry_[a-z_]+/g));
+    expect(used.size).toBeGreaterThan(5);
+    for (const name of used) expect(exported, `${name} is not exported`).toContain(name);
   });
 });
