@@ -50,6 +50,12 @@ export interface Config {
   trustProxy: false | number | string[];
   /** Sign-ups whose owner has not verified the e-mail within this many hours are deleted (default 7 days). */
   unverifiedSignupHours: number;
+  /**
+   * Seconds a cross-host creation or deletion may stay unfinished before reconciliation (at start, then
+   * every `reconcileIntervalS`) finishes or undoes it (src/tenancy/reconciler.ts).
+   */
+  reconcileAfterS: number;
+  reconcileIntervalS: number;
 }
 
 export class ConfigError extends Error {
@@ -142,6 +148,8 @@ export function loadConfig(env: Env): Config {
   const tenantBaseDomain = baseDomain(value('TENANT_BASE_DOMAIN'), problems);
   const trustProxy = parseTrustProxy(value('TRUST_PROXY'), problems);
   const unverifiedSignupHours = integer('UNVERIFIED_SIGNUP_HOURS', 7 * 24, 1, 24 * 365);
+  const reconcileAfterS = integer('RECONCILE_AFTER_S', 300, 0, 86_400);
+  const reconcileIntervalS = integer('RECONCILE_INTERVAL_S', 60, 1, 86_400);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -164,6 +172,8 @@ export function loadConfig(env: Env): Config {
     tenantBaseDomain,
     trustProxy,
     unverifiedSignupHours,
+    reconcileAfterS,
+    reconcileIntervalS,
   };
 }
 

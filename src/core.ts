@@ -7,6 +7,7 @@ import { DatabaseHosts, DEFAULT_HOST } from './db/hosts.ts';
 import { loadMigrationSet } from './migrations/migration-set.ts';
 import { MigrationRunner, type RunnerOptions } from './migrations/runner.ts';
 import { TenantDomains } from './tenancy/domains.ts';
+import { HostMigrations, TenantMigrationRunner } from './tenancy/host-migrations.ts';
 import { TenantRegistry } from './tenancy/registry.ts';
 import { TenantService } from './tenancy/tenant-service.ts';
 
@@ -15,11 +16,16 @@ export interface Core {
   hosts: DatabaseHosts;
   publicRunner: MigrationRunner;
   tenantRunner: MigrationRunner;
+  /** Host-level revisions (extensions tenant revisions need), applied to every host. */
+  hostMigrations: HostMigrations;
   registry: TenantRegistry;
   tenants: TenantService;
   /** Tenant domains for routing by Host (issue 21). */
   domains: TenantDomains;
-  /** Brings the public schema to head; the server refuses to serve if this fails. */
+  /**
+   * Brings every host's host-level revisions, then the public schema, to head; the server refuses to
+   * serve if this fails.
+   */
   migratePublic(): Promise<void>;
   close(): Promise<void>;
 }
@@ -38,12 +44,14 @@ export async function openCore(config: Config, options: CoreOptions): Promise<Co
     { [DEFAULT_HOST]: options.defaultDatabaseUrl, ...config.tenantDatabaseUrls },
     { max: options.poolSize ?? 10 },
   );
-  const [publicSet, tenantSet] = await Promise.all([
+  const [publicSet, tenantSet, hostSet] = await Promise.all([
     loadMigrationSet('public', options.migrationFolders?.public),
     loadMigrationSet('tenant', options.migrationFolders?.tenant),
+    loadMigrationSet('host'),
   ]);
   const publicRunner = new MigrationRunner(publicSet, options.runner);
-  const tenantRunner = new MigrationRunner(tenantSet, options.runner);
+  const hostMigrations = new HostMigrations(hosts, new MigrationRunner(hostSet, options.runner));
+  const tenantRunner = new TenantMigrationRunner(tenantSet, options.runner, hostMigrations);
   const registry = new TenantRegistry(hosts.db(DEFAULT_HOST));
   const tenants = new TenantService(hosts, registry, tenantRunner);
   return {
@@ -51,10 +59,12 @@ export async function openCore(config: Config, options: CoreOptions): Promise<Co
     hosts,
     publicRunner,
     tenantRunner,
+    hostMigrations,
     registry,
     tenants,
     domains: new TenantDomains(hosts.db(DEFAULT_HOST), config.tenantBaseDomain),
     async migratePublic() {
+      await hostMigrations.ensureAll();
       await publicRunner.upgrade({ host: DEFAULT_HOST, db: hosts.db(DEFAULT_HOST), schema: 'public' });
     },
     close: () => hosts.close(),

@@ -13,6 +13,7 @@ import { type Core, openCore } from './core.ts';
 import { type DefaultDatabase, NoDatabaseError, openDefaultDatabase } from './db/default-database.ts';
 import { localSecret } from './local-secrets.ts';
 import { upgradeFleet } from './migrations/fleet.ts';
+import { startReconciler } from './tenancy/reconciler.ts';
 
 /** Set by the primary for its workers: the database it started or was given. */
 const WORKER_DATABASE_URL = 'TENANTRY_WORKER_DATABASE_URL';
@@ -109,6 +110,9 @@ async function main(): Promise<void> {
     }
     if (config.migrateTenantsOnStart === 'blocking') await migrateTenants(core, log);
   }
+  // Cross-host creations, deletions and directory writes a crash interrupted: finished or undone now and
+  // periodically, by the primary only (src/tenancy/reconciler.ts).
+  const reconciler = isWorker ? undefined : startReconciler(core, log);
 
   if (!isWorker && config.webConcurrency > 1) {
     const workerEnv: Record<string, string> = { [WORKER_DATABASE_URL]: serverDatabaseUrl };
@@ -130,6 +134,7 @@ async function main(): Promise<void> {
           Object.keys(cluster.workers ?? {}).length === 0 ? resolve() : setTimeout(check, 50);
         check();
       });
+      await reconciler?.stop();
       await core.close();
       await database.stop();
       process.exit(0);
@@ -161,6 +166,7 @@ async function main(): Promise<void> {
     forceExit.unref();
     try {
       await app.close();
+      await reconciler?.stop();
       await core.close();
       await database.stop();
     } finally {

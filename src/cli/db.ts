@@ -20,6 +20,7 @@ import {
   SchemaExistsError,
   UnknownRevisionError,
 } from '../migrations/runner.ts';
+import { listOrphanSchemas } from '../tenancy/orphans.ts';
 import { downgradeTenant, findTenantOrThrow, upgradeTenant } from '../tenancy/tenant-migrations.ts';
 import { TenantNotFoundError } from '../tenancy/tenant-service.ts';
 import {
@@ -158,8 +159,11 @@ async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promis
         (l) =>
           l.behind > 0 || l.unknown.length > 0 || l.migration_status === 'failed' || l.drifted.length > 0,
       );
+      // Schemas without a registry row (src/tenancy/orphans.ts) fail the check.
+      const orphans = mode === 'check' ? await listOrphanSchemas(core.hosts, core.registry) : [];
       if (values.json) {
-        print(JSON.stringify(mode === 'check' ? { ok: bad.length === 0, schemas: lines } : lines, null, 2));
+        const ok = bad.length === 0 && orphans.length === 0;
+        print(JSON.stringify(mode === 'check' ? { ok, schemas: lines, orphans } : lines, null, 2));
       } else {
         const rows = (mode === 'check' ? bad : lines).map((l) => [
           l.schema,
@@ -179,15 +183,16 @@ async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promis
         if (rows.length)
           print(table(['schema', 'host', 'current', 'head', 'behind', 'status', 'notes'], rows));
         if (mode === 'check') {
+          for (const o of orphans) print(`orphan schema ${o.schema} on host ${o.host}: no registry row`);
           print(
-            bad.length === 0
+            bad.length === 0 && orphans.length === 0
               ? `ok: ${lines.length} schema(s) at head`
-              : `${bad.length} of ${lines.length} schema(s) need attention`,
+              : `${bad.length} of ${lines.length} schema(s) need attention; ${orphans.length} orphan schema(s)`,
           );
         }
       }
       if (lines.some((l) => l.unknown.length > 0) && mode === 'current') return EXIT.DATABASE_AHEAD;
-      return mode === 'check' && bad.length > 0 ? EXIT.FAILED : EXIT.OK;
+      return mode === 'check' && (bad.length > 0 || orphans.length > 0) ? EXIT.FAILED : EXIT.OK;
     },
     { migratePublic: false },
   );
@@ -298,9 +303,11 @@ async function drift(argv: string[]): Promise<number> {
       tenants,
       host: values.host,
     });
+    const orphans = await listOrphanSchemas(core.hosts, core.registry, { host: values.host });
     if (values.json) {
-      print(JSON.stringify(report, null, 2));
+      print(JSON.stringify({ ...report, orphans }, null, 2));
     } else {
+      for (const o of orphans) print(`orphan schema ${o.schema} on host ${o.host}: no registry row`);
       for (const entry of report.tenants.filter((e) => e.missing.length || e.unexpected.length)) {
         print(`${entry.tenant_id} (${entry.host}):`);
         for (const line of entry.missing) print(`  - missing:    ${line}`);
@@ -310,7 +317,7 @@ async function drift(argv: string[]): Promise<number> {
         `checked ${report.checked} tenant(s); ${report.drifted} drifted from the reference schema at head`,
       );
     }
-    return report.drifted > 0 ? EXIT.FAILED : EXIT.OK;
+    return report.drifted > 0 || orphans.length > 0 ? EXIT.FAILED : EXIT.OK;
   });
 }
 

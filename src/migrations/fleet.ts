@@ -9,10 +9,26 @@
  */
 import { sql } from 'kysely';
 import type { DatabaseHosts } from '../db/hosts.ts';
-import type { TenantFilter, TenantRegistry, TenantRow } from '../tenancy/registry.ts';
-import { MigrationFailedError, type MigrationRunner } from './runner.ts';
+import { aheadOutcome, type TenantFilter, type TenantRegistry, type TenantRow } from '../tenancy/registry.ts';
+import {
+  MigrationFailedError,
+  type MigrationRunner,
+  SchemaGoneError,
+  UnknownRevisionError,
+} from './runner.ts';
 
-export type FleetOutcome = 'upgraded' | 'up_to_date' | 'would_upgrade' | 'failed' | 'skipped';
+/**
+ * `deleted`: the tenant was deleted while the run was busy elsewhere (its schema is gone); nothing was
+ * touched. `ahead`: its schema holds revisions this code does not know; recorded as is, not a failure.
+ */
+export type FleetOutcome =
+  | 'upgraded'
+  | 'up_to_date'
+  | 'would_upgrade'
+  | 'failed'
+  | 'skipped'
+  | 'deleted'
+  | 'ahead';
 
 export interface FleetTenantResult {
   tenant_id: string;
@@ -157,7 +173,7 @@ export async function upgradeFleet(
     try {
       const run = await runner.upgrade(
         { host: tenant.host, db: hosts.db(tenant.host), schema: tenant.tenant_id },
-        { to: target ?? 'base', dryRun: options.dryRun },
+        { to: target ?? 'base', dryRun: options.dryRun, mustExist: true },
       );
       result = resultOf(
         tenant,
@@ -172,6 +188,22 @@ export async function upgradeFleet(
       if (!options.dryRun)
         await registry.recordMigration(tenant.tenant_id, { revision: run.to, status: 'ok', error: null });
     } catch (error) {
+      if (error instanceof SchemaGoneError) {
+        result = resultOf(tenant, 'deleted', {});
+        options.onProgress?.(++done, total, result);
+        return result;
+      }
+      if (error instanceof UnknownRevisionError) {
+        const ahead = aheadOutcome(error.revisions);
+        result = resultOf(tenant, 'ahead', {
+          from: ahead.revision,
+          to: ahead.revision,
+          error: error.message,
+        });
+        if (!options.dryRun) await registry.recordMigration(tenant.tenant_id, ahead).catch(() => {});
+        options.onProgress?.(++done, total, result);
+        return result;
+      }
       result = resultOf(tenant, 'failed', { error: describeError(error) });
       if (!options.dryRun) {
         await registry

@@ -15,7 +15,7 @@ import type { AnyDb } from '../db/hosts.ts';
 
 export const MIGRATION_FILE = /^(\d{4}_\d{2}_\d{2}_\d{4})-([0-9a-f]{12})_([a-z0-9_]+)\.(ts|js)$/;
 
-export type MigrationSetName = 'public' | 'tenant';
+export type MigrationSetName = 'public' | 'tenant' | 'host';
 
 export interface MigrationContext {
   /** Quoted-safe schema name this migration runs in (search_path is set to it). */

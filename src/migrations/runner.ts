@@ -110,6 +110,17 @@ export class RunnerInputError extends Error {
   override name = 'RunnerInputError';
 }
 
+/**
+ * `mustExist` was asked (fleet and on-demand upgrades of a registered tenant) and the schema, or its
+ * version table, is gone: the tenant was deleted meanwhile. Nothing was created or changed.
+ */
+export class SchemaGoneError extends Error {
+  override name = 'SchemaGoneError';
+  constructor(readonly schema: string) {
+    super(`schema "${schema}" does not exist (the tenant was deleted); nothing was changed`);
+  }
+}
+
 /** `mustBeNew` was asked (tenant creation) and the schema already exists. */
 export class SchemaExistsError extends Error {
   override name = 'SchemaExistsError';
@@ -233,6 +244,14 @@ export class MigrationRunner {
       .execute(conn);
   }
 
+  /** The version rows of a schema that must exist (read under its lock), with the search_path set. */
+  private async existingVersionRows(conn: AnyDb, schema: string): Promise<AppliedRow[]> {
+    const applied = await this.readApplied(conn, schema);
+    if (applied === null) throw new SchemaGoneError(schema);
+    await sql`SELECT set_config('search_path', ${quotedIdentifier(schema)}, true)`.execute(conn);
+    return applied;
+  }
+
   /** The version table's rows; null when the schema has no version table (or does not exist). */
   private async readApplied(db: AnyDb, schema: string): Promise<AppliedRow[] | null> {
     const exists = await sql<{ present: boolean }>`
@@ -322,6 +341,12 @@ export class MigrationRunner {
       dryRun?: boolean;
       /** Refuse (SchemaExistsError) when the schema exists already: tenant creation. */
       mustBeNew?: boolean;
+      /**
+       * Refuse (SchemaGoneError) when the schema or its version table is missing, and never create either:
+       * upgrades of registered tenants. Only creation may create a schema; otherwise a tenant deleted
+       * while its upgrade waited for the lock would come back as an empty schema without a registry row.
+       */
+      mustExist?: boolean;
       /** Extra work in the same transaction, after the migrations (e.g. the registry row). */
       inTransaction?: ((conn: AnyDb) => Promise<void>) | undefined;
     } = {},
@@ -333,7 +358,9 @@ export class MigrationRunner {
       // A new schema has an empty version table: nothing to read back.
       const applied = options.mustBeNew
         ? await this.createSchema(conn, target.schema).then(() => [])
-        : await this.prepareSchema(conn, target.schema).then(() => this.versionRows(conn, target.schema));
+        : options.mustExist
+          ? await this.existingVersionRows(conn, target.schema)
+          : await this.prepareSchema(conn, target.schema).then(() => this.versionRows(conn, target.schema));
       const { current, count } = this.interpret(target.schema, applied);
       if (goalIndex < count - 1) {
         throw new RunnerInputError(

@@ -62,6 +62,9 @@ export function toCachedTenant(row: TenantRow): CachedTenant {
   };
 }
 
+/** Idle time before the LISTEN connection's first TCP keep-alive probe. */
+export const LISTEN_KEEPALIVE_DELAY_MS = 10_000;
+
 export class RegistryCache {
   private readonly positive = new Map<string, Entry>();
   /** Insertion-ordered, so the first key is the oldest: cheap bounded eviction. */
@@ -71,7 +74,8 @@ export class RegistryCache {
   private epoch = 0;
   private readonly options: Required<Omit<RegistryCacheOptions, 'listenUrl' | 'onListenerError'>> &
     Pick<RegistryCacheOptions, 'listenUrl' | 'onListenerError'>;
-  private listener: pg.Client | undefined;
+  /** The LISTEN client while connected (tests read its settings). */
+  listener: pg.Client | undefined;
   private listening = false;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -193,8 +197,10 @@ export class RegistryCache {
     const client = new pg.Client({
       connectionString: this.options.listenUrl,
       application_name: 'tenantry-registry-listener',
-      // TCP keep-alive so a silently dead server (network cut) is noticed and we reconnect.
+      // TCP keep-alive from 10 s of silence on, so a half-open connection (network cut, server host gone)
+      // is noticed within a minute or so and we reconnect; the OS default first probe comes after 2 hours.
       keepAlive: true,
+      keepAliveInitialDelayMillis: LISTEN_KEEPALIVE_DELAY_MS,
       connectionTimeoutMillis: 5_000,
     });
     this.listener = client;

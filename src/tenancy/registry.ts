@@ -23,6 +23,19 @@ export interface TenantRow {
   updated_at: Date;
 }
 
+/**
+ * What to record for a tenant whose schema holds revisions this code does not know (the database is
+ * newer than the code, e.g. during a rolling deploy or after a code rollback): nothing failed, so the
+ * status stays `ok`, and the registry shows the schema's real (unknown) revision rather than an older one.
+ */
+export function aheadOutcome(unknownRevisions: readonly string[]): {
+  revision: string | null;
+  status: MigrationStatus;
+  error: null;
+} {
+  return { revision: unknownRevisions.at(-1) ?? null, status: 'ok', error: null };
+}
+
 export interface TenantFilter {
   tenants?: string[];
   host?: string;
@@ -140,6 +153,41 @@ export class TenantRegistry {
       .where('tenant_id', '=', tenantId)
       .execute();
     await this.notify(tenantId, db);
+  }
+
+  /** A cross-host creation's last step, in one statement: migrated to `revision` and `active`. */
+  async activate(tenantId: string, revision: string | null): Promise<void> {
+    await this.db
+      .withSchema('public')
+      .updateTable('tenants')
+      .set({
+        status: 'active',
+        revision,
+        migration_status: 'ok',
+        migration_error: null,
+        migrated_at: sql`now()`,
+        updated_at: sql`now()`,
+      })
+      .where('tenant_id', '=', tenantId)
+      .execute();
+    await this.notify(tenantId);
+  }
+
+  /**
+   * Marks the tenant `deleting` unless it is already: true for exactly one of several concurrent callers,
+   * so only one deletion proceeds and the others answer "not found".
+   */
+  async claimForDeletion(tenantId: string): Promise<boolean> {
+    const result = await this.db
+      .withSchema('public')
+      .updateTable('tenants')
+      .set({ status: 'deleting', updated_at: sql`now()` })
+      .where('tenant_id', '=', tenantId)
+      .where('status', '<>', 'deleting')
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return false;
+    await this.notify(tenantId);
+    return true;
   }
 
   /** Removes the registry row; the account directory rows go with it (ON DELETE CASCADE). */

@@ -5,8 +5,13 @@
  */
 import type { Core } from '../core.ts';
 import { describeError } from '../migrations/fleet.ts';
-import { MigrationFailedError, type RunResult, UnknownRevisionError } from '../migrations/runner.ts';
-import type { TenantRow } from './registry.ts';
+import {
+  MigrationFailedError,
+  type RunResult,
+  SchemaGoneError,
+  UnknownRevisionError,
+} from '../migrations/runner.ts';
+import { aheadOutcome, type TenantRow } from './registry.ts';
 import { assertTenantId } from './tenant-id.ts';
 import { TenantNotFoundError } from './tenant-service.ts';
 
@@ -36,9 +41,14 @@ async function recorded(
       });
     return result;
   } catch (error) {
-    // Only a revision that failed (or a database ahead of the code) marks the tenant failed; a bad request
-    // such as "target is behind current" says nothing about the tenant's state.
-    if (!dryRun && (error instanceof MigrationFailedError || error instanceof UnknownRevisionError)) {
+    // The schema vanished under us: the tenant was deleted meanwhile; nothing to record.
+    if (error instanceof SchemaGoneError) throw new TenantNotFoundError(tenant.tenant_id);
+    // A database newer than the code is not a failure: record the schema's real revision, status ok.
+    if (!dryRun && error instanceof UnknownRevisionError)
+      await core.registry.recordMigration(tenant.tenant_id, aheadOutcome(error.revisions));
+    // Only a revision that failed marks the tenant failed; a bad request such as "target is behind
+    // current" says nothing about the tenant's state.
+    if (!dryRun && error instanceof MigrationFailedError) {
       await core.registry.recordMigration(tenant.tenant_id, {
         revision: tenant.revision,
         status: 'failed',
@@ -56,7 +66,11 @@ export async function upgradeTenant(
 ): Promise<RunResult> {
   const tenant = await findTenantOrThrow(core, tenantId);
   return recorded(core, tenant, options.dryRun ?? false, () =>
-    core.tenantRunner.upgrade(targetOf(core, tenant), { to: options.to, dryRun: options.dryRun }),
+    core.tenantRunner.upgrade(targetOf(core, tenant), {
+      to: options.to,
+      dryRun: options.dryRun,
+      mustExist: true,
+    }),
   );
 }
 

@@ -15,7 +15,10 @@
  * Answers (problem+json): header missing/invalid → 400; unknown tenant → 404 (repeated unknown names
  * come from the negative cache, no query); suspended → 403; being provisioned → 503; migration failed
  * → 503 + Retry-After; behind head → upgraded first (concurrent first requests share one upgrade);
- * registry or host unreachable → 503 + Retry-After (error handler).
+ * registry or host unreachable → 503 + Retry-After (error handler). A route that needs a bearer token and got
+ * none answers 401 before any upgrade runs. A tenant dropped while its request runs (another process
+ * deleted it: `42P01` undefined table, `3F000` no such schema) → 404 when the registry no longer has it,
+ * else 503 + Retry-After — never 500.
  *
  * `request.tenant.db` is the tenant host's shared Kysely with `withSchema(schema)`: every query is
  * schema-qualified, so no session state (`SET search_path`) is ever left on a pooled connection.
@@ -29,12 +32,19 @@ import type {
   RawServerBase,
 } from 'fastify';
 import fp from 'fastify-plugin';
+import { bearerToken } from '../auth/tokens.ts';
 import { type AnyDb, DEFAULT_HOST } from '../db/hosts.ts';
+import { SQLSTATE, sqlState } from '../db/sqlstate.ts';
 import { problems } from '../http/problem.ts';
 import { DomainCache, hostTenantId } from './domain-cache.ts';
 import { type CachedTenant, RegistryCache } from './registry-cache.ts';
 import { tenantIdProblem } from './tenant-id.ts';
-import { TenantUpgradeFailedError, TenantUpgrader, TenantUpgradeTimeoutError } from './tenant-upgrader.ts';
+import {
+  TenantGoneError,
+  TenantUpgradeFailedError,
+  TenantUpgrader,
+  TenantUpgradeTimeoutError,
+} from './tenant-upgrader.ts';
 
 /** What a tenant route gets. Keep it small: auth and domain routes build on exactly this. */
 export interface TenantContext {
@@ -104,7 +114,7 @@ export const tenancyPlugin = fp(
       },
     });
     app.addHook('onClose', async () => {
-      await upgrader.settle();
+      await upgrader.close();
       await cache.close();
     });
   },
@@ -115,6 +125,11 @@ export const tenantScope = fp(
   async (app: FastifyInstance) => {
     app.addHook('onRequest', async (request) => {
       request.tenant = await resolveTenant(app, request);
+    });
+    // Errors of this area pass here first; anything not about a vanished tenant goes on, rethrown, to
+    // the application's error handler (src/http/error-handler.ts).
+    app.setErrorHandler(async (error, request) => {
+      throw (await vanishedTenantProblem(app, request, error)) ?? error;
     });
   },
   { name: 'tenantry-tenant-scope', fastify: '5.x', dependencies: ['tenantry-tenancy'] },
@@ -150,10 +165,39 @@ async function requestTenantId(app: FastifyInstance, request: FastifyRequest): P
   return (await hostTenantId(app.tenantDomains, request, header)) ?? headerTenantId(request);
 }
 
+/**
+ * A query of this request found its tenant's schema or table gone: another process dropped the tenant
+ * (or a migration is swapping a table). 404 when the registry no longer lists it as live, otherwise 503 +
+ * Retry-After; null for every other error.
+ */
+async function vanishedTenantProblem(app: FastifyInstance, request: FastifyRequest, error: unknown) {
+  const code = sqlState(error);
+  if (code !== SQLSTATE.UNDEFINED_TABLE && code !== SQLSTATE.INVALID_SCHEMA_NAME) return null;
+  const tenant = request[tenantSlot];
+  if (!tenant) return null;
+  app.registryCache.invalidate(tenant.id);
+  const row = await app.registryCache.get(tenant.id);
+  if (!row || row.status === 'deleting') return problems.notFound('tenant', tenant.id);
+  request.log.warn({ err: error, tenant: tenant.id }, 'tenant schema changed under a request');
+  return problems.unavailable(`Tenant "${tenant.id}" is changing; try again shortly`, 1);
+}
+
+/**
+ * Whether the route needs a bearer token (auth-plugin.ts's `config.permission`, anything but `public`)
+ * and the request has none that could be valid: answered 401 before an upgrade can run for it. Full
+ * authentication needs the tenant's schema at head, so it stays after the upgrade.
+ */
+function missingToken(request: FastifyRequest): boolean {
+  const access = (request.routeOptions.config as { permission?: unknown }).permission;
+  return access !== undefined && access !== 'public' && !bearerToken(request.headers.authorization);
+}
+
 async function resolveTenant(app: FastifyInstance, request: FastifyRequest): Promise<TenantContext> {
   const tenantId = await requestTenantId(app, request);
   let tenant = await app.registryCache.get(tenantId);
   if (!tenant) throw problems.notFound('tenant', tenantId);
+  if (tenant.status === 'active' && app.tenantUpgrader.isBehind(tenant) && missingToken(request))
+    throw problems.unauthorized();
   tenant = await ready(app, tenant);
   const { hosts } = app.core;
   if (!hosts.has(tenant.host)) {
@@ -168,8 +212,12 @@ async function resolveTenant(app: FastifyInstance, request: FastifyRequest): Pro
   };
 }
 
-/** Applies the status rules; upgrades a tenant that is behind. Returns the row to serve with. */
-async function ready(app: FastifyInstance, tenant: CachedTenant): Promise<CachedTenant> {
+/**
+ * Applies the status rules; upgrades a tenant that is behind. Returns the row to serve with. Also used
+ * by the flows without a tenant header (src/auth/tenant-lookup.ts), so a failed or slow upgrade answers
+ * 503 + Retry-After there too.
+ */
+export async function ready(app: FastifyInstance, tenant: CachedTenant): Promise<CachedTenant> {
   switch (tenant.status) {
     case 'active':
       break;
@@ -190,6 +238,7 @@ async function ready(app: FastifyInstance, tenant: CachedTenant): Promise<Cached
   try {
     return await app.tenantUpgrader.ensure(tenant);
   } catch (error) {
+    if (error instanceof TenantGoneError) throw problems.notFound('tenant', tenant.tenantId);
     if (error instanceof TenantUpgradeTimeoutError)
       throw problems.unavailable(`Tenant "${tenant.tenantId}" is being upgraded; try again shortly`, 5);
     if (error instanceof TenantUpgradeFailedError) {

@@ -5,7 +5,8 @@
  * row — so it exists complete or not at all (a process killed half-way leaves nothing: PostgreSQL rolls the
  * transaction back). On another host the registry row (default host) and the schema (that host) cannot
  * share a transaction: the row is written first as `provisioning`, the schema is built in one transaction
- * there, then the row turns `active`; `reconcileProvisioning` finishes or removes rows a crash left behind.
+ * there, then the row turns `active` (one UPDATE); `reconcileProvisioning` finishes or removes rows a crash
+ * left behind (run at start and periodically by src/tenancy/reconciler.ts).
  */
 import { sql } from 'kysely';
 import { type AnyDb, type DatabaseHosts, DEFAULT_HOST, UnknownHostError } from '../db/hosts.ts';
@@ -27,6 +28,10 @@ export class TenantNotFoundError extends Error {
   constructor(readonly tenantId: string) {
     super(`tenant "${tenantId}" does not exist`);
   }
+}
+
+async function dropSchema(conn: AnyDb, schema: string): Promise<void> {
+  await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(conn);
 }
 
 export interface CreateTenantInput {
@@ -93,12 +98,7 @@ export class TenantService {
       await this.registry.remove(tenantId);
       throw error;
     }
-    await this.registry.recordMigration(tenantId, {
-      revision: this.runner.set.head,
-      status: 'ok',
-      error: null,
-    });
-    await this.registry.setStatus(tenantId, 'active');
+    await this.registry.activate(tenantId, this.runner.set.head);
     return { tenant: (await this.registry.find(tenantId))!, migration };
   }
 
@@ -115,59 +115,65 @@ export class TenantService {
   }
 
   /**
-   * Drops the schema, then the registry and directory rows — in that order, in one transaction when the
-   * tenant lives on the default host. The schema's advisory lock keeps a running migration out.
+   * Drops the schema and the registry and directory rows — in one transaction when the tenant lives on
+   * the default host. The schema's advisory lock keeps a running migration out. Of several concurrent
+   * deletions exactly one succeeds; the others find the tenant gone (TenantNotFoundError): on the default
+   * host the row is removed under the lock, so the next holder removes nothing; on another host the row
+   * is claimed (`deleting`) by one caller first.
    */
   async delete(tenantId: string): Promise<void> {
     const tenant = await this.registry.find(assertTenantId(tenantId));
     if (!tenant) throw new TenantNotFoundError(tenantId);
-    const dropSchema = async (conn: AnyDb) => {
-      await sql`DROP SCHEMA IF EXISTS ${sql.id(tenant.tenant_id)} CASCADE`.execute(conn);
-    };
     if (tenant.host === DEFAULT_HOST) {
       await this.runner.withSchemaLock(
         { host: tenant.host, db: this.hosts.db(tenant.host), schema: tenantId },
         async (conn) => {
-          await dropSchema(conn);
-          await this.registry.remove(tenantId, conn);
+          if (!(await this.registry.remove(tenantId, conn))) throw new TenantNotFoundError(tenantId);
+          await dropSchema(conn, tenantId);
         },
       );
       return;
     }
-    await this.registry.setStatus(tenantId, 'deleting');
-    await this.runner.withSchemaLock(
-      { host: tenant.host, db: this.hosts.db(tenant.host), schema: tenantId },
-      dropSchema,
-    );
-    await this.registry.remove(tenantId);
+    if (!(await this.registry.claimForDeletion(tenantId))) throw new TenantNotFoundError(tenantId);
+    await this.finishDeletion(tenant);
   }
 
-  /** Finishes or undoes cross-host creations interrupted by a crash (rows left in `provisioning`). */
-  async reconcileProvisioning(olderThanSeconds = 300): Promise<string[]> {
+  /** A tenant on another host marked `deleting`: its schema there, then its registry row. */
+  private async finishDeletion(tenant: TenantRow): Promise<void> {
+    if (!this.hosts.has(tenant.host)) throw new UnknownHostError(tenant.host);
+    await this.runner.withSchemaLock(
+      { host: tenant.host, db: this.hosts.db(tenant.host), schema: tenant.tenant_id },
+      (conn) => dropSchema(conn, tenant.tenant_id),
+    );
+    await this.registry.remove(tenant.tenant_id);
+  }
+
+  /**
+   * Finishes or undoes cross-host creations and deletions a crash interrupted (src/tenancy/reconciler.ts
+   * calls it at start and periodically). Only rows unchanged for `olderThanSeconds` are touched, so a
+   * creation still running in another process is left alone:
+   *  - `provisioning` whose schema exists (its one transaction committed): brought to head if needed and
+   *    made `active` — the crash came after the schema, before the row turned active;
+   *  - `provisioning` without a schema: the row is removed — the crash came before the schema committed;
+   *  - `deleting`: the deletion is finished (schema, then row).
+   */
+  async reconcileProvisioning(olderThanSeconds = 300): Promise<{ finished: string[]; undone: string[] }> {
     const stale = await this.registry.list({ statuses: ['provisioning', 'deleting'] });
-    const fixed: string[] = [];
+    const finished: string[] = [];
+    const undone: string[] = [];
     for (const tenant of stale) {
       if (Date.now() - tenant.updated_at.getTime() < olderThanSeconds * 1000) continue;
       if (!this.hosts.has(tenant.host)) continue;
-      const status = await this.runner.status({
-        host: tenant.host,
-        db: this.hosts.db(tenant.host),
-        schema: tenant.tenant_id,
-      });
-      if (tenant.status === 'provisioning' && status.exists && status.current === status.head) {
-        await this.registry.recordMigration(tenant.tenant_id, {
-          revision: status.current,
-          status: 'ok',
-          error: null,
-        });
-        await this.registry.setStatus(tenant.tenant_id, 'active');
-      } else if (tenant.status === 'deleting' || !status.exists) {
-        await this.delete(tenant.tenant_id);
+      const target = { host: tenant.host, db: this.hosts.db(tenant.host), schema: tenant.tenant_id };
+      if (tenant.status === 'provisioning' && (await this.runner.status(target)).exists) {
+        const run = await this.runner.upgrade(target, { mustExist: true });
+        await this.registry.activate(tenant.tenant_id, run.to);
+        finished.push(tenant.tenant_id);
       } else {
-        continue;
+        await this.finishDeletion(tenant);
+        undone.push(tenant.tenant_id);
       }
-      fixed.push(tenant.tenant_id);
     }
-    return fixed;
+    return { finished, undone };
   }
 }

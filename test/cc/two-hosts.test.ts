@@ -6,7 +6,7 @@ import { randomTenantId, schemaExists, tenancyApp, withProbe } from '../tenancy/
 
 const probe = (tenant: string) => ({ method: 'GET' as const, url: '/_test/roles', headers: { tenant } });
 
-describe('two database hosts', () => {
+describe('two database hosts', { timeout: 90_000 }, () => {
   it('places tenants on each host, routes requests there, and fleet migration and drift cover both', async () => {
     const app = await tenancyApp({ secondHost: true, setup: withProbe });
     const { core } = app;

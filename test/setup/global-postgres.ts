@@ -26,7 +26,8 @@ declare module 'vitest' {
   }
 }
 
-async function prepareTemplate(adminUrl: string): Promise<void> {
+/** `migrate: false` (the second host) leaves the template empty: hosts get ready through the runner. */
+async function prepareTemplate(adminUrl: string, migrate = true): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
@@ -35,6 +36,7 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
   } finally {
     await admin.end();
   }
+  if (!migrate) return;
   const url = new URL(adminUrl);
   url.pathname = `/${TEMPLATE_DATABASE}`;
   const core = await openCore(loadConfig({ NODE_ENV: 'test' }), {
@@ -69,7 +71,7 @@ export default async function setup(project: TestProject) {
       if (outcome.status === 'rejected') throw outcome.reason;
       return outcome.value;
     }) as [string, string];
-    await Promise.all([prepareTemplate(first), prepareTemplate(second)]);
+    await Promise.all([prepareTemplate(first), prepareTemplate(second, false)]);
 
     project.provide('pgAdminUrl', first);
     project.provide('pgAdminUrl2', second);

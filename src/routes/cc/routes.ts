@@ -10,6 +10,7 @@ import { type Static, Type } from 'typebox';
 import { UnknownHostError } from '../../db/hosts.ts';
 import { problemResponses, problems } from '../../http/problem.ts';
 import { detectDrift } from '../../migrations/drift.ts';
+import { listOrphanSchemas } from '../../tenancy/orphans.ts';
 import { adminGuard } from './admin-auth.ts';
 import { legacyRoutes } from './aliases.ts';
 import { ControlCenter, ccProblem, requireTenantId } from './control-center.ts';
@@ -254,7 +255,8 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     async (request) => {
       const { host } = request.query;
       if (host !== undefined && !app.core.hosts.has(host)) throw ccProblem(new UnknownHostError(host));
-      return detectDrift(app.core.hosts, app.core.registry, app.core.tenantRunner, { host });
+      const report = await detectDrift(app.core.hosts, app.core.registry, app.core.tenantRunner, { host });
+      return { ...report, orphans: await listOrphanSchemas(app.core.hosts, app.core.registry, { host }) };
     },
   );
 

@@ -38,7 +38,12 @@ export const TenantViewSchema = Type.Object({
   ]),
   revision: Nullable(Type.String()),
   head: Nullable(Type.String()),
-  behind: Type.Integer({ description: 'Revisions between the recorded revision and head' }),
+  behind: Nullable(
+    Type.Integer({
+      description:
+        'Revisions between the recorded revision and head; null when the revision is unknown to this code (the database is newer than the code)',
+    }),
+  ),
   migration_status: Type.Union([Type.Literal('ok'), Type.Literal('failed'), Type.Literal('pending')]),
   migration_error: Nullable(Type.String()),
   migrated_at: Nullable(Type.String({ format: 'date-time' })),
@@ -194,6 +199,8 @@ const FleetResultSchema = Type.Object({
     Type.Literal('would_upgrade'),
     Type.Literal('failed'),
     Type.Literal('skipped'),
+    Type.Literal('deleted'),
+    Type.Literal('ahead'),
   ]),
   from: Nullable(Type.String()),
   to: Nullable(Type.String()),
@@ -246,6 +253,9 @@ export const DriftSchema = Type.Object({
       unexpected: Type.Array(Type.String()),
     }),
   ),
+  orphans: Type.Array(Type.Object({ host: Type.String(), schema: Type.String() }), {
+    description: 'Tenant-shaped schemas (a schema_migrations table) that have no registry row on their host',
+  }),
 });
 
 export const DriftQuery = Type.Object({
