@@ -81,6 +81,7 @@ function summary(core: Core, row: TenantRow) {
     behind: revisionsBehind(core.tenantRunner.set, row.revision),
     migration_status: row.migration_status,
     migration_error: row.migration_error,
+    pinned: row.pinned_at !== null,
     created_at: row.created_at.toISOString(),
   };
 }
@@ -154,7 +155,15 @@ async function list(argv: string[]): Promise<number> {
     print(
       table(
         ['TENANT', 'NAME', 'HOST', 'STATUS', 'REVISION', 'BEHIND', 'MIGRATION'],
-        rows.map((r) => [r.tenant_id, r.name, r.host, r.status, r.revision, r.behind, r.migration_status]),
+        rows.map((r) => [
+          r.tenant_id,
+          r.name,
+          r.host,
+          r.status,
+          r.revision,
+          r.behind,
+          r.pinned ? `${r.migration_status}, pinned` : r.migration_status,
+        ]),
       ),
     );
     print(`\n${rows.length} tenant(s); head ${core.tenantRunner.set.head ?? 'base'}`);

@@ -78,6 +78,7 @@ export class ControlCenter {
       behind: revisionsBehind(this.core.tenantRunner.set, row.revision),
       migration_status: row.migration_status,
       migration_error: row.migration_error,
+      pinned: row.pinned_at !== null,
       migrated_at: iso(row.migrated_at),
       created_at: row.created_at.toISOString(),
       updated_at: row.updated_at.toISOString(),

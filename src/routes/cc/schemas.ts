@@ -40,6 +40,9 @@ export const TenantViewSchema = Type.Object({
   behind: Type.Integer({ description: 'Revisions between the recorded revision and head' }),
   migration_status: Type.Union([Type.Literal('ok'), Type.Literal('failed'), Type.Literal('pending')]),
   migration_error: Nullable(Type.String()),
+  pinned: Type.Boolean({
+    description: 'Downgraded on purpose: not upgraded automatically until an explicit upgrade (migrate)',
+  }),
   migrated_at: Nullable(Type.String({ format: 'date-time' })),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
