@@ -34,7 +34,7 @@ import {
   tenantOption,
 } from './db-options.ts';
 import { printFleet, printFleetDowngrade, printRun, progressBar } from './db-output.ts';
-import { publicTarget, type StatusScope, statuses } from './db-status.ts';
+import { publicTarget, type StatusLine, type StatusScope, statuses } from './db-status.ts';
 import { CliError, type CommandGroup, EXIT, parseOptions, print, table, withCore } from './io.ts';
 
 const HELP = `Usage: tenantry db <command> [options]
@@ -233,7 +233,7 @@ async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promis
       const lines = await statuses(core, scope);
       const bad = lines.filter(
         (l) =>
-          l.behind !== 0 ||
+          (l.behind !== 0 && !(l.pinned && l.behind !== null)) ||
           l.unknown.length > 0 ||
           l.migration_status === 'failed' ||
           l.drifted.length > 0 ||
@@ -263,7 +263,7 @@ async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promis
         if (mode === 'check') {
           print(
             bad.length === 0
-              ? `ok: ${lines.length} schema(s) at head`
+              ? `ok: ${lines.length} schema(s) at head${pinnedNote(lines)}`
               : `${bad.length} of ${lines.length} schema(s) need attention`,
           );
         }
@@ -273,6 +273,12 @@ async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promis
     },
     { migratePublic: false },
   );
+}
+
+/** A pinned tenant behind head is a decision, not a failure: counted apart. */
+function pinnedNote(lines: StatusLine[]): string {
+  const pinned = lines.filter((l) => l.pinned && l.behind !== 0).length;
+  return pinned > 0 ? ` or pinned by a downgrade (${pinned})` : '';
 }
 
 async function history(argv: string[]): Promise<number> {

@@ -219,7 +219,7 @@ describe('tenantry db (spawned CLI)', () => {
   it('drift lists a hand-made change and exits 1', async () => {
     await core.tenants.create({ name: 'drifty', tenantId: 'drifty' });
     await sql`ALTER TABLE drifty.users ADD COLUMN nickname text`.execute(db);
-    const run = await runCli(['db', 'drift', '--tenants', 'drifty,cli_two_missing'], env);
+    const run = await runCli(['db', 'drift', '--tenants', 'drifty'], env);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('+ unexpected: column users.nickname text');
     const clean = await core.tenants.create({ name: 'clean', tenantId: 'clean_one' });
