@@ -44,7 +44,7 @@ export function stringLiteral(text: string): string {
     .replace(/\\/g, '\\\\')
     .replaceAll(quote, `\\${quote}`)
     .replace(
-      /[\u0000-\u001f\u007f\u2028\u2029]/g,
+      /[\p{Cc}\u2028\u2029]/gu,
       (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
     );
   return `${quote}${escaped}${quote}`;
@@ -52,7 +52,7 @@ export function stringLiteral(text: string): string {
 
 /** The message as one line of a block comment: no comment end (star, slash), no control characters. */
 function commentLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, ' ').replaceAll('*/', '* /');
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, ' ').replaceAll('*/', '* /');
 }
 
 /** `export const name = value;`, broken after `=` when longer than the formatter's line width (110). */
