@@ -86,7 +86,8 @@ export function normalizeText(text: string, dialect: Dialect): string {
     .join(' ');
 }
 
-export const normalizeSql = (text: string) => normalizeText(text, SQL);
+/** SQL tokens; a final `;` is formatting too (one statement reads the same with or without it). */
+export const normalizeSql = (text: string) => normalizeText(text, SQL).replace(/( ;)+$/, '');
 export const normalizeScript = (text: string) => normalizeText(text, SCRIPT);
 
 /** Prefix of checksums computed this way; older rows hold a bare SHA-256 of the file (not comparable). */

@@ -43,10 +43,7 @@ export function stringLiteral(text: string): string {
   const escaped = text
     .replace(/\\/g, '\\\\')
     .replaceAll(quote, `\\${quote}`)
-    .replace(
-      /[\p{Cc}\u2028\u2029]/gu,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-    );
+    .replace(/[\p{Cc}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return `${quote}${escaped}${quote}`;
 }
 

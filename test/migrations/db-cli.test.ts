@@ -32,7 +32,7 @@ const targetOf = (tenantId: string, host = DEFAULT_HOST) => ({
 /** A tenant left at an older revision (default: one behind head). */
 async function tenantBehind(tenantId: string, host = DEFAULT_HOST, at = revisions.at(-2)!) {
   await core.tenants.create({ name: tenantId, tenantId, host });
-  await core.tenantRunner.downgrade(targetOf(tenantId, host), { to: at });
+  await core.tenantRunner.downgrade(targetOf(tenantId, host), { to: at, allowDataLoss: true });
   await core.registry.recordMigration(tenantId, { revision: at, status: 'ok', error: null });
 }
 

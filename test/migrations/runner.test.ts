@@ -99,7 +99,7 @@ describe('upgrade and downgrade', () => {
     expect(oneBack).not.toEqual(atHead);
     expect(oneBack).toContain('table users (r)');
 
-    await runner.downgrade(target(schema), { to: 'base' });
+    await runner.downgrade(target(schema), { to: 'base', allowDataLoss: true });
     expect(await versionRows(schema)).toEqual([]);
     expect(await catalogSnapshot(db, schema)).toEqual(
       (await catalogSnapshot(db, schema)).filter((line) => line.includes('schema_migrations')),
@@ -116,7 +116,7 @@ describe('upgrade and downgrade', () => {
     for (const revision of revisions) {
       await runner.upgrade(target(schema), { to: revision });
       const after = await catalogSnapshot(db, schema);
-      await runner.downgrade(target(schema), { steps: 1 });
+      await runner.downgrade(target(schema), { steps: 1, allowDataLoss: true });
       await runner.upgrade(target(schema), { to: revision });
       expect(await catalogSnapshot(db, schema)).toEqual(after);
     }

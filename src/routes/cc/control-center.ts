@@ -7,8 +7,10 @@
 import type { Core } from '../../core.ts';
 import { UnknownHostError } from '../../db/hosts.ts';
 import { type HttpProblem, problems } from '../../http/problem.ts';
+import { comparableChecksum } from '../../migrations/checksum.ts';
 import { MigrationSetError } from '../../migrations/migration-set.ts';
 import {
+  DataLossError,
   MigrationFailedError,
   RunnerInputError,
   type RunResult,
@@ -43,6 +45,8 @@ export function ccProblem(error: unknown): HttpProblem | undefined {
     return problems.badRequest(error.message);
   if (error instanceof RunnerInputError) return problems.badRequest(error.message);
   if (error instanceof UnknownRevisionError) return problems.conflict(error.message);
+  if (error instanceof DataLossError)
+    return problems.conflict(`${error.message}; repeat the tenant id in "confirm" to go ahead`);
   // Admin-only routes: the operator needs the PostgreSQL message to fix the migration.
   if (error instanceof MigrationFailedError) return problems.unprocessable(error.message);
   return undefined;
@@ -153,7 +157,10 @@ export class ControlCenter {
         applied: entry.applied !== null,
         applied_at: iso(entry.applied?.applied_at ?? null),
         duration_ms: entry.applied?.duration_ms ?? null,
-        checksum_ok: entry.applied?.checksum == null ? null : entry.applied.checksum === entry.checksum,
+        // null: not applied, or recorded by an older runner whose checksums cannot be recomputed.
+        checksum_ok: comparableChecksum(entry.applied?.checksum ?? null)
+          ? entry.applied?.checksum === entry.checksum
+          : null,
       }));
     }
     return { ...this.view(row), history };
@@ -171,10 +178,13 @@ export class ControlCenter {
     }
   }
 
-  async downgrade(tenantId: string, steps: number): Promise<RunView> {
+  async downgrade(tenantId: string, steps: number, allowDataLoss = false): Promise<RunView> {
     requireTenantId(tenantId);
     try {
-      return this.run(tenantId, await translated(() => downgradeTenant(this.core, tenantId, { steps })));
+      return this.run(
+        tenantId,
+        await translated(() => downgradeTenant(this.core, tenantId, { steps, allowDataLoss })),
+      );
     } finally {
       this.cache.invalidate(tenantId);
     }

@@ -129,7 +129,16 @@ export const LegacyUpgradeQuery = Type.Object({
 });
 
 export const DowngradeBody = Type.Object(
-  { steps: Type.Integer({ minimum: 1, maximum: 1000 }) },
+  {
+    steps: Type.Integer({ minimum: 1, maximum: 1000 }),
+    confirm: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description:
+          'Repeat the tenant id to allow dropping tables or columns that hold rows (otherwise 409)',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 
