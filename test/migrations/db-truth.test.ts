@@ -132,25 +132,29 @@ describe('db drift', () => {
 });
 
 describe('db revision -m', () => {
-  it('writes a file that passes lint as generated and loads, whatever the message holds', async () => {
-    const folder = await mkdtemp(path.join(ROOT, 'src', 'migrations', 'tmp-revision-'));
-    try {
-      const message = `Fix */ comments, 'single' and "double" quotes, \`backticks\` and \${interpolation}\nover two lines \\ with a backslash ${'and a long tail '.repeat(6)}`;
-      const result = await runCli(['db', 'revision', '-m', message, '--dir', folder], env);
-      expect(result.code).toBe(0);
-      const [file] = await readdir(folder);
-      const lint = await promisify(execFile)('npx', ['biome', 'check', path.join(folder, file!)], {
-        cwd: ROOT,
-      }).then(
-        () => 'ok',
-        (error: { stdout?: string; stderr?: string }) => `${error.stdout}${error.stderr}`,
-      );
-      expect(lint).toBe('ok');
-      const set = await loadMigrationSet('tenant', folder);
-      expect(set.migrations[0]!.description).toBe(message.trim().replace(/\s+/g, ' '));
-      expect(await readFile(path.join(folder, file!), 'utf8')).toContain('export const up = `');
-    } finally {
-      await rm(folder, { recursive: true, force: true });
-    }
-  });
+  it(
+    'writes a file that passes lint as generated and loads, whatever the message holds',
+    { timeout: 120_000 },
+    async () => {
+      const folder = await mkdtemp(path.join(ROOT, 'src', 'migrations', 'tmp-revision-'));
+      try {
+        const message = `Fix */ comments, 'single' and "double" quotes, \`backticks\` and \${interpolation}\nover two lines \\ with a backslash ${'and a long tail '.repeat(6)}`;
+        const result = await runCli(['db', 'revision', '-m', message, '--dir', folder], env);
+        expect(result.code).toBe(0);
+        const [file] = await readdir(folder);
+        const lint = await promisify(execFile)('npx', ['biome', 'check', path.join(folder, file!)], {
+          cwd: ROOT,
+        }).then(
+          () => 'ok',
+          (error: { stdout?: string; stderr?: string }) => `${error.stdout}${error.stderr}`,
+        );
+        expect(lint).toBe('ok');
+        const set = await loadMigrationSet('tenant', folder);
+        expect(set.migrations[0]!.description).toBe(message.trim().replace(/\s+/g, ' '));
+        expect(await readFile(path.join(folder, file!), 'utf8')).toContain('export const up = `');
+      } finally {
+        await rm(folder, { recursive: true, force: true });
+      }
+    },
+  );
 });
