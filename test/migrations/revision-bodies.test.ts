@@ -205,6 +205,27 @@ describe('revision bodies', () => {
 });
 
 describe('the schema lock', () => {
+  it('a role without superuser can take it (the key reads pg_control_system and pg_database)', async () => {
+    await sql`CREATE ROLE body_plain_role LOGIN PASSWORD 'plain-role-password' NOSUPERUSER`.execute(db);
+    await sql.raw(`GRANT CREATE ON DATABASE "${core.database.name}" TO body_plain_role`).execute(db);
+    const url = new URL(core.database.url);
+    url.username = 'body_plain_role';
+    url.password = 'plain-role-password';
+    const plain = new Kysely({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString() }) }),
+    });
+    try {
+      const runner = new MigrationRunner(chain(revision('fffffffffff1', 'CREATE TABLE t (x integer)')));
+      await runner.upgrade({ host: DEFAULT_HOST, db: plain, schema: 'body_plain' });
+      expect(await schemaExists('body_plain')).toBe(true);
+    } finally {
+      await plain.destroy();
+      await sql`DROP SCHEMA body_plain CASCADE`.execute(db);
+      await sql.raw(`REVOKE CREATE ON DATABASE "${core.database.name}" FROM body_plain_role`).execute(db);
+      await sql`DROP ROLE body_plain_role`.execute(db);
+    }
+  });
+
   it('two configured names for one database exclude each other', async () => {
     const runner = new MigrationRunner(chain(revision('eeeeeeeeeee1', 'CREATE TABLE t (x integer)')), {
       advisoryLockTimeoutMs: 500,
