@@ -4,7 +4,7 @@
  * (on-demand and start-up upgrades) nor a fleet upgrade that does not name the tenant migrates it.
  */
 export const description = 'Tenants pinned at their revision after a deliberate downgrade';
-export const follows = '0a06f682cfbb';
+export const follows = '5d0c1e7a94b2';
 
 export const up = `
 ALTER TABLE tenants ADD COLUMN pinned_at timestamptz;
