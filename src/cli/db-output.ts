@@ -1,6 +1,7 @@
 /** How `tenantry db` prints runs and fleet reports: text for people, `--json` for scripts. */
 import type { FleetReport } from '../migrations/fleet.ts';
-import type { RunResult } from '../migrations/runner.ts';
+import type { FleetDowngradeReport } from '../migrations/fleet-downgrade.ts';
+import { describeDrops, type RunResult } from '../migrations/runner.ts';
 import { print, table } from './io.ts';
 
 export function printRun(result: RunResult, json: boolean, verb: string): void {
@@ -18,10 +19,47 @@ export function printRun(result: RunResult, json: boolean, verb: string): void {
       `${prefix}${result.schema}: ${result.dryRun ? `would ${verb}` : `${verb}d`} ${step.name} — ${step.description} (${step.durationMs} ms)`,
     );
   }
+  if (result.drops?.length) {
+    print(
+      `${prefix}${result.schema}: ${result.dryRun ? 'would drop' : 'dropped'} ${describeDrops(result.drops)}`,
+    );
+  }
   print(
     `${prefix}${result.schema}: ${result.from ?? 'base'} → ${result.to ?? 'base'} in ${result.durationMs} ms${
       result.dryRun ? '; rolled back, nothing changed' : ''
     }`,
+  );
+  if (verb === 'downgrade' && !result.dryRun && result.schema !== 'public') {
+    print(`${result.schema}: pinned at ${result.to ?? 'base'}; no automatic upgrade until an explicit one`);
+  }
+}
+
+export function printFleetDowngrade(report: FleetDowngradeReport, json: boolean): void {
+  if (json) {
+    print(JSON.stringify(report, null, 2));
+    return;
+  }
+  if (report.results.length > 0) {
+    print(
+      table(
+        ['tenant', 'host', 'outcome', 'from', 'to', 'reverted', 'drops', 'error'],
+        report.results.map((r) => [
+          r.tenant_id,
+          r.host,
+          r.outcome,
+          r.from,
+          r.to,
+          r.reverted.length,
+          r.drops.length ? describeDrops(r.drops) : null,
+          r.error,
+        ]),
+      ),
+    );
+  }
+  print(
+    `${report.dry_run ? '[dry run] ' : ''}tenants: ${report.total}  downgraded (and pinned): ${report.downgraded}  would downgrade: ${
+      report.would_downgrade
+    }  refused (would drop data; --confirm): ${report.refused}  failed: ${report.failed}`,
   );
 }
 
@@ -59,6 +97,6 @@ export function printFleet(report: FleetReport, json: boolean): void {
   print(
     `${report.dry_run ? '[dry run] ' : ''}tenants: ${report.total}  upgraded: ${report.upgraded}  would upgrade: ${
       report.would_upgrade
-    }  up to date: ${report.up_to_date}  failed: ${report.failed}  (${report.duration_ms} ms)`,
+    }  up to date: ${report.up_to_date}  pinned, skipped: ${report.skipped}  failed: ${report.failed}  (${report.duration_ms} ms)`,
   );
 }

@@ -10,11 +10,15 @@
  *
  * Argument parsing lives in db-options.ts, printing in db-output.ts, status lines in db-status.ts.
  */
+
+import type { Core } from '../core.ts';
 import { detectDrift } from '../migrations/drift.ts';
 import { upgradeFleet } from '../migrations/fleet.ts';
+import { downgradeFleet } from '../migrations/fleet-downgrade.ts';
 import { MigrationSetError } from '../migrations/migration-set.ts';
 import { writeRevisionFile } from '../migrations/revision-file.ts';
 import {
+  DataLossError,
   MigrationFailedError,
   RunnerInputError,
   SchemaExistsError,
@@ -30,8 +34,8 @@ import {
   splitRelativeSteps,
   tenantOption,
 } from './db-options.ts';
-import { printFleet, printRun, progressBar } from './db-output.ts';
-import { publicTarget, statuses } from './db-status.ts';
+import { printFleet, printFleetDowngrade, printRun, progressBar } from './db-output.ts';
+import { publicTarget, type StatusLine, type StatusScope, statuses } from './db-status.ts';
 import { CliError, type CommandGroup, EXIT, parseOptions, print, table, withCore } from './io.ts';
 
 const HELP = `Usage: tenantry db <command> [options]
@@ -39,16 +43,22 @@ const HELP = `Usage: tenantry db <command> [options]
 Commands:
   upgrade <rev|head>   --tenant <id|public> | --all   [--dry-run] [--json]
                        fleet options with --all: [--tenants a,b] [--only-failed] [--host h] [--concurrency N]
-  downgrade <-N|rev|base> --tenant <id|public>        [--dry-run] [--json]
-  current              [--tenant <id|public> | --all] [--json]
+                       an explicit upgrade unpins a tenant; --all skips pinned tenants unless --tenants names them
+  downgrade <-N|rev|base> --tenant <id|public> | --all [--tenants a,b] [--host h] [--concurrency N]
+                       [--confirm <id>[,<id>]] [--dry-run] [--json]
+                       pins each tenant at its new revision; refuses to drop tables/columns holding rows
+                       unless the schema is named in --confirm (--dry-run shows what would be dropped)
+  current              [--tenant <id|public> | --public] [--json]   default: public and every tenant
   history              [--tenant <id|public>]         [--json]   (default: the tenant set, no schema)
-  check                [--tenant <id|public> | --all] [--json]   exit 1 if anything is behind head or failed
+  check                [--tenant <id|public> | --public] [--json]   default: public and every tenant;
+                       exit 1 if anything is behind head, failed, ahead of the code or drifted
   stamp <rev|head|base> --tenant <id|public>                     record a version without running anything
   drift                [--tenants a,b] [--host h]     [--json]   compare tenant catalogs with a fresh head
   revision -m "message" [--public] [--dir folder]                write a new migration file from the template
 
 Revisions may be abbreviated to a unique prefix of at least 4 hex characters, as with Alembic.
-Exit codes: 0 ok, 1 failed or behind (check), 2 bad arguments, 3 database newer than the code.
+A tenant id in --tenants or --confirm that is not in the registry is refused (exit 2), naming it.
+Exit codes: 0 ok, 1 failed, refused or behind (check), 2 bad arguments, 3 database newer than the code.
 `;
 
 const COMMON = {
@@ -95,6 +105,7 @@ async function upgrade(argv: string[]): Promise<number> {
         return EXIT.OK;
       }
       // --all: the public schema first, then every tenant.
+      await assertRegistered(core, tenants, '--tenants');
       const publicResult = await core.publicRunner.upgrade(publicTarget(core), { dryRun });
       if (!json) printRun(publicResult, false, 'upgrade');
       if (values.host && !core.hosts.has(values.host))
@@ -117,28 +128,61 @@ async function upgrade(argv: string[]): Promise<number> {
 
 async function downgrade(rawArgv: string[]): Promise<number> {
   const { argv, relative } = splitRelativeSteps(rawArgv);
-  const { values, positionals } = parseOptions(argv, { ...COMMON, 'dry-run': { type: 'boolean' } });
+  const { values, positionals } = parseOptions(argv, {
+    ...COMMON,
+    'dry-run': { type: 'boolean' },
+    confirm: { type: 'string' },
+    tenants: { type: 'string' },
+    host: { type: 'string' },
+    concurrency: { type: 'string' },
+  });
   if (values.help) return helpAndExit();
-  if (values.all) throw new CliError('downgrade works on one schema at a time: use --tenant', EXIT.USAGE);
   const target = relative ?? onePositional(positionals, 'target (-N, a revision or base)');
   if (relative !== undefined && positionals.length > 0) {
     throw new CliError(`unexpected argument ${positionals.join(' ')}`, EXIT.USAGE);
   }
-  const tenant = tenantOption(values.tenant, true)!;
+  if (values.all && values.tenant) throw new CliError('use either --tenant or --all, not both', EXIT.USAGE);
+  if (!values.all && (values.tenants || values.host || values.concurrency)) {
+    throw new CliError('--tenants, --host and --concurrency go with --all', EXIT.USAGE);
+  }
+  const tenant = values.all ? undefined : tenantOption(values.tenant, true);
+  const tenants = listOption(values.tenants, '--tenants');
+  const confirm = values.confirm === undefined ? [] : confirmOption(values.confirm);
+  const concurrency = positiveInteger(values.concurrency, '--concurrency', 4);
+  const dryRun = values['dry-run'] ?? false;
   let options: { steps?: number; to?: string; dryRun: boolean };
   if (/^-\d+$/.test(target)) {
     const steps = Number(target.slice(1));
     if (steps < 1) throw new CliError(`"${target}" downgrades nothing: use -1 or more`, EXIT.USAGE);
-    options = { steps, dryRun: values['dry-run'] ?? false };
+    options = { steps, dryRun };
   } else {
-    options = { to: target, dryRun: values['dry-run'] ?? false };
+    options = { to: target, dryRun };
+  }
+  if (tenant !== undefined && confirm.some((id) => id !== tenant)) {
+    throw new CliError(`--confirm names ${confirm.join(', ')} but the downgrade is of ${tenant}`, EXIT.USAGE);
   }
   return withCore(
     async (core) => {
+      if (tenant === undefined) {
+        await assertRegistered(core, tenants, '--tenants');
+        await assertRegistered(core, confirm, '--confirm');
+        if (values.host && !core.hosts.has(values.host))
+          throw new CliError(`unknown host "${values.host}"`, EXIT.USAGE);
+        const report = await downgradeFleet(core.hosts, core.registry, core.tenantRunner, {
+          ...options,
+          tenants,
+          host: values.host,
+          confirm,
+          concurrency,
+        });
+        printFleetDowngrade(report, values.json ?? false);
+        return report.failed > 0 || report.refused > 0 ? EXIT.FAILED : EXIT.OK;
+      }
+      const allowDataLoss = confirm.includes(tenant);
       const result =
         tenant === 'public'
-          ? await core.publicRunner.downgrade(publicTarget(core), options)
-          : await downgradeTenant(core, tenant, options);
+          ? await core.publicRunner.downgrade(publicTarget(core), { ...options, allowDataLoss })
+          : await downgradeTenant(core, tenant, { ...options, allowDataLoss });
       printRun(result, values.json ?? false, 'downgrade');
       return EXIT.OK;
     },
@@ -146,18 +190,55 @@ async function downgrade(rawArgv: string[]): Promise<number> {
   );
 }
 
+/** `--confirm a,b`: the ids (a tenant, or `public`) whose downgrade may drop data. */
+function confirmOption(value: string): string[] {
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+  if (items.length === 0)
+    throw new CliError('--confirm needs the id of the schema being downgraded', EXIT.USAGE);
+  for (const item of items) tenantOption(item, true);
+  return items;
+}
+
+/** Every id must be a registered tenant (`public` passes, for --confirm): exit 2 naming the others. */
+async function assertRegistered(core: Core, ids: string[] | undefined, option: string): Promise<void> {
+  const wanted = (ids ?? []).filter((id) => id !== 'public');
+  if (wanted.length === 0) return;
+  const known = new Set((await core.registry.list({ tenants: wanted })).map((row) => row.tenant_id));
+  const unknown = wanted.filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    throw new CliError(
+      `${option}: no tenant ${unknown.map((id) => JSON.stringify(id)).join(', ')} (see: tenantry tenants list)`,
+      EXIT.USAGE,
+    );
+  }
+}
+
 async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promise<number> {
-  const { values, positionals } = parseOptions(argv, COMMON, false);
+  const { values, positionals } = parseOptions(argv, { ...COMMON, public: { type: 'boolean' } }, false);
   if (values.help) return helpAndExit();
   if (positionals.length) throw new CliError(`unexpected argument ${positionals.join(' ')}`, EXIT.USAGE);
-  if (values.all && values.tenant) throw new CliError('use either --tenant or --all, not both', EXIT.USAGE);
+  if ([values.all, values.tenant !== undefined, values.public].filter(Boolean).length > 1)
+    throw new CliError('use one of --tenant, --public or --all (the default)', EXIT.USAGE);
   const tenant = tenantOption(values.tenant, false);
+  const scope: StatusScope =
+    values.public || tenant === 'public'
+      ? { only: 'public' }
+      : tenant !== undefined
+        ? { only: 'tenant', tenant }
+        : { only: 'everything' };
   return withCore(
     async (core) => {
-      const lines = await statuses(core, tenant, values.all ?? false);
+      const lines = await statuses(core, scope);
       const bad = lines.filter(
         (l) =>
-          l.behind > 0 || l.unknown.length > 0 || l.migration_status === 'failed' || l.drifted.length > 0,
+          (l.behind !== 0 && !(l.pinned && l.behind !== null)) ||
+          l.unknown.length > 0 ||
+          l.migration_status === 'failed' ||
+          l.drifted.length > 0 ||
+          Boolean(l.error),
       );
       // Schemas without a registry row (src/tenancy/orphans.ts) fail the check.
       const orphans = mode === 'check' ? await listOrphanSchemas(core.hosts, core.registry) : [];
@@ -170,10 +251,11 @@ async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promis
           l.host,
           l.current ?? 'base',
           l.head ?? 'base',
-          l.behind,
+          l.behind ?? (l.unknown.length > 0 ? 'ahead' : '?'),
           l.migration_status ?? '-',
           [
-            ...l.unknown.map((u) => `unknown ${u}`),
+            l.pinned ? 'pinned (downgraded; upgrade it explicitly)' : '',
+            ...l.unknown.map((u) => `unknown ${u} (database newer than the code)`),
             ...l.drifted.map((d) => `checksum changed ${d}`),
             l.error ?? '',
           ]
@@ -186,7 +268,7 @@ async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promis
           for (const o of orphans) print(`orphan schema ${o.schema} on host ${o.host}: no registry row`);
           print(
             bad.length === 0 && orphans.length === 0
-              ? `ok: ${lines.length} schema(s) at head`
+              ? `ok: ${lines.length} schema(s) at head${pinnedNote(lines)}`
               : `${bad.length} of ${lines.length} schema(s) need attention; ${orphans.length} orphan schema(s)`,
           );
         }
@@ -196,6 +278,12 @@ async function currentOrCheck(argv: string[], mode: 'current' | 'check'): Promis
     },
     { migratePublic: false },
   );
+}
+
+/** A pinned tenant behind head is a decision, not a failure: counted apart. */
+function pinnedNote(lines: StatusLine[]): string {
+  const pinned = lines.filter((l) => l.pinned && l.behind !== 0).length;
+  return pinned > 0 ? ` or pinned by a downgrade (${pinned})` : '';
 }
 
 async function history(argv: string[]): Promise<number> {
@@ -299,6 +387,7 @@ async function drift(argv: string[]): Promise<number> {
   if (positionals.length) throw new CliError(`unexpected argument ${positionals.join(' ')}`, EXIT.USAGE);
   const tenants = listOption(values.tenants, '--tenants');
   return withCore(async (core) => {
+    await assertRegistered(core, tenants, '--tenants');
     const report = await detectDrift(core.hosts, core.registry, core.tenantRunner, {
       tenants,
       host: values.host,
@@ -366,6 +455,8 @@ function translate(error: unknown): never {
     throw new CliError(`${error.message} (see: tenantry tenants list)`, EXIT.USAGE);
   if (error instanceof MigrationFailedError)
     throw new CliError(`${error.message}\nnothing was changed`, EXIT.FAILED);
+  if (error instanceof DataLossError)
+    throw new CliError(`${error.message}; to go ahead: --confirm ${error.schema}`, EXIT.FAILED);
   if (error instanceof SchemaExistsError) throw new CliError(error.message, EXIT.FAILED);
   throw error;
 }

@@ -100,6 +100,7 @@ function summary(core: Core, row: TenantRow, domains: string[]) {
     behind: revisionsBehind(core.tenantRunner.set, row.revision),
     migration_status: row.migration_status,
     migration_error: row.migration_error,
+    pinned: row.pinned_at !== null,
     created_at: row.created_at.toISOString(),
   };
 }
@@ -198,7 +199,7 @@ async function list(argv: string[]): Promise<number> {
           r.status,
           r.revision,
           r.behind,
-          r.migration_status,
+          r.pinned ? `${r.migration_status}, pinned` : r.migration_status,
           r.domains.join(',') || '-',
         ]),
       ),

@@ -10,9 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AnyDb, DatabaseHosts } from '../db/hosts.ts';
 import type { TenantRegistry } from '../tenancy/registry.ts';
-import type { MigrationRunner } from './runner.ts';
+import { type MigrationRunner, quotedIdentifier } from './runner.ts';
 
-/** A normalised catalog: one sorted line per object, schema names replaced by `<schema>`. */
+/** A catalog: one sorted line per object, names in the schema itself unqualified (see catalogSnapshot). */
 export type CatalogSnapshot = string[];
 
 export interface DriftEntry {
@@ -31,10 +31,12 @@ export interface DriftReport {
 }
 
 /**
- * Reads the catalog of `schema` as comparable text lines. PostgreSQL prints names that are on the
- * search_path unqualified (a constraint's referenced table, an operator class in public), so the read runs
- * with search_path pinned to pg_catalog — in a transaction of its own, or, with `inOpenTransaction`, in the
- * caller's (which must not be on a pooled connection shared with others).
+ * Reads the catalog of `schema` as comparable text lines, structurally: PostgreSQL itself prints the
+ * definitions (pretty mode) with search_path set to the schema alone, so objects of the schema are printed
+ * unqualified — whatever the schema is called — and objects elsewhere (an operator class in public) stay
+ * qualified. No text is rewritten afterwards, so a tenant named `s` or `tasks` compares like any other.
+ * The read runs in a transaction of its own, or, with `inOpenTransaction`, in the caller's (which must not
+ * be on a pooled connection shared with others).
  */
 export async function catalogSnapshot(
   db: AnyDb,
@@ -44,7 +46,7 @@ export async function catalogSnapshot(
   if (!options.inOpenTransaction) {
     return db.transaction().execute((trx) => catalogSnapshot(trx, schema, { inOpenTransaction: true }));
   }
-  await sql`SELECT set_config('search_path', 'pg_catalog', true)`.execute(db);
+  await sql`SELECT set_config('search_path', ${`${quotedIdentifier(schema)}, pg_catalog`}, true)`.execute(db);
   const result = await sql<{ line: string }>`
     WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = ${schema})
     SELECT 'table ' || c.relname || ' (' || c.relkind::text || ')' AS line
@@ -54,19 +56,19 @@ export async function catalogSnapshot(
     SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
            || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
            || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END
-           || COALESCE(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+           || COALESCE(' default ' || pg_get_expr(d.adbin, d.adrelid, true), '')
       FROM pg_attribute a
       JOIN pg_class c ON c.oid = a.attrelid
       JOIN ns ON c.relnamespace = ns.oid
       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
      WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
     UNION ALL
-    SELECT 'constraint ' || c.relname || '.' || con.conname || ' ' || pg_get_constraintdef(con.oid)
+    SELECT 'constraint ' || c.relname || '.' || con.conname || ' ' || pg_get_constraintdef(con.oid, true)
       FROM pg_constraint con
       JOIN pg_class c ON c.oid = con.conrelid
       JOIN ns ON c.relnamespace = ns.oid
     UNION ALL
-    SELECT 'index ' || i.relname || ' ' || pg_get_indexdef(i.oid)
+    SELECT 'index ' || i.relname || ' ' || pg_get_indexdef(i.oid, 0, true)
       FROM pg_index x
       JOIN pg_class i ON i.oid = x.indexrelid
       JOIN ns ON i.relnamespace = ns.oid
@@ -78,22 +80,12 @@ export async function catalogSnapshot(
     SELECT 'function ' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
       FROM pg_proc p JOIN ns ON p.pronamespace = ns.oid
     UNION ALL
-    SELECT 'trigger ' || c.relname || '.' || t.tgname || ' ' || pg_get_triggerdef(t.oid)
+    SELECT 'trigger ' || c.relname || '.' || t.tgname || ' ' || pg_get_triggerdef(t.oid, true)
       FROM pg_trigger t
       JOIN pg_class c ON c.oid = t.tgrelid
       JOIN ns ON c.relnamespace = ns.oid
      WHERE NOT t.tgisinternal`.execute(db);
-  return normalise(
-    result.rows.map((row) => row.line),
-    schema,
-  );
-}
-
-function normalise(lines: string[], schema: string): CatalogSnapshot {
-  const names = [`"${schema.replace(/"/g, '""')}".`, `${schema}.`];
-  return lines
-    .map((line) => names.reduce((text, name) => text.split(name).join('<schema>.'), line))
-    .sort((a, b) => a.localeCompare(b));
+  return result.rows.map((row) => row.line).sort((a, b) => a.localeCompare(b));
 }
 
 /** The catalog a schema at head should have, on `host`, leaving nothing behind. */

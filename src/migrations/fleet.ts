@@ -58,6 +58,8 @@ export interface FleetReport {
   up_to_date: number;
   would_upgrade: number;
   failed: number;
+  /** Pinned tenants left alone (downgraded on purpose, not named). */
+  skipped: number;
   duration_ms: number;
   results: FleetTenantResult[];
 }
@@ -88,7 +90,11 @@ export async function readVersionsOnHost(
 }
 
 /** Runs `work` over `items` with at most `limit` in flight, preserving input order in the result. */
-async function mapBounded<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
@@ -149,6 +155,16 @@ export async function upgradeFleet(
     );
     const fixups: TenantRow[] = [];
     for (const tenant of group) {
+      // A tenant downgraded on purpose is upgraded only when the run names it (an explicit upgrade).
+      if (tenant.pinned_at !== null && !options.tenants?.includes(tenant.tenant_id)) {
+        results.push(
+          resultOf(tenant, 'skipped', {
+            to: tenant.revision,
+            error: `pinned at ${tenant.revision ?? 'base'} by a downgrade; name it (--tenants) to upgrade`,
+          }),
+        );
+        continue;
+      }
       const version = versions.get(tenant.tenant_id);
       const atTarget =
         version !== undefined && version.applied === targetCount && (target === null || version.hasTarget);
@@ -185,8 +201,14 @@ export async function upgradeFleet(
         },
       );
       if (options.dryRun && run.steps.length === 0) result.outcome = 'up_to_date';
-      if (!options.dryRun)
-        await registry.recordMigration(tenant.tenant_id, { revision: run.to, status: 'ok', error: null });
+      if (!options.dryRun) {
+        await registry.recordMigration(tenant.tenant_id, {
+          revision: run.to,
+          status: 'ok',
+          error: null,
+          ...(tenant.pinned_at === null ? {} : { pinned: false }),
+        });
+      }
     } catch (error) {
       if (error instanceof SchemaGoneError) {
         result = resultOf(tenant, 'deleted', {});
@@ -231,6 +253,7 @@ export async function upgradeFleet(
     up_to_date: count('up_to_date'),
     would_upgrade: count('would_upgrade'),
     failed: count('failed'),
+    skipped: count('skipped'),
     duration_ms: Math.round(performance.now() - started),
     results,
   };

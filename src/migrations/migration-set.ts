@@ -2,16 +2,18 @@
  * Loads a set of migration modules (public or tenant) from its folder and validates the revision chain.
  *
  * File name: `YYYY_MM_DD_HHMM-<12 hex revision>_<slug>.ts`. Each module exports `description`, `follows`
- * (the revision before it, or null for the first), `up` and `down`. Order is by file name, and the chain
+ * (the revision before it, or null for the first), `up` and `down`. `up`/`down` are either SQL text (the
+ * usual case: the runner sends it as one query, search_path set to the schema) or a function, for a
+ * revision with logic (it runs statement by statement on the runner's connection). Order is by file name, and the chain
  * declared by `follows` must agree with it: a broken link or two revisions following the same parent
  * (a fork, e.g. from two branches merged) is refused with the file names involved.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AnyDb } from '../db/hosts.ts';
+import { revisionChecksum } from './checksum.ts';
 
 export const MIGRATION_FILE = /^(\d{4}_\d{2}_\d{2}_\d{4})-([0-9a-f]{12})_([a-z0-9_]+)\.(ts|js)$/;
 
@@ -25,11 +27,14 @@ export interface MigrationContext {
 /** `db` is bound to the migration's transaction; unqualified names resolve to the target schema. */
 export type MigrationFunction = (db: AnyDb, context: MigrationContext) => Promise<void>;
 
+/** SQL text (one query, unqualified names resolve to the schema) or a function (a revision with logic). */
+export type MigrationBody = string | MigrationFunction;
+
 export interface MigrationModule {
   description: string;
   follows: string | null;
-  up: MigrationFunction;
-  down: MigrationFunction;
+  up: MigrationBody;
+  down: MigrationBody;
 }
 
 export interface Migration extends MigrationModule {
@@ -37,7 +42,7 @@ export interface Migration extends MigrationModule {
   /** File name without extension, e.g. `2026_11_26_1300-0123456789ab_users_and_roles`. */
   name: string;
   file: string;
-  /** SHA-256 of the TypeScript source, so the checksum is the same from src/ and from the build. */
+  /** `v2:` + SHA-256 of what runs, formatting and comments ignored (checksum.ts). */
   checksum: string;
 }
 
@@ -100,8 +105,8 @@ function isMigrationModule(value: unknown): value is MigrationModule {
   return (
     typeof m.description === 'string' &&
     (m.follows === null || typeof m.follows === 'string') &&
-    typeof m.up === 'function' &&
-    typeof m.down === 'function'
+    (typeof m.up === 'function' || typeof m.up === 'string') &&
+    (typeof m.down === 'function' || typeof m.down === 'string')
   );
 }
 
@@ -132,7 +137,9 @@ export async function loadMigrationSet(
     const modulePath = path.join(folder, file);
     const loaded: unknown = await import(pathToFileURL(modulePath).href);
     if (!isMigrationModule(loaded)) {
-      throw new MigrationSetError(`${set} migration ${file} must export description, follows, up and down`);
+      throw new MigrationSetError(
+        `${set} migration ${file} must export description, follows, up and down (SQL text or functions)`,
+      );
     }
     const sourcePath = path.join(folder, `${base}.ts`);
     const source = await readFile(existsSync(sourcePath) ? sourcePath : modulePath, 'utf8');
@@ -144,7 +151,7 @@ export async function loadMigrationSet(
       follows: loaded.follows,
       up: loaded.up,
       down: loaded.down,
-      checksum: createHash('sha256').update(source.replace(/\r\n/g, '\n')).digest('hex'),
+      checksum: revisionChecksum(loaded.up, loaded.down, source),
     });
   }
   validateChain(set, migrations);

@@ -32,27 +32,54 @@ function timestamp(now: Date): string {
   return `${now.getUTCFullYear()}_${pad(now.getUTCMonth() + 1)}_${pad(now.getUTCDate())}_${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}`;
 }
 
+/**
+ * A string literal the way the formatter writes it (biome: single quotes, unless double quotes need fewer
+ * escapes), so the generated file passes `npm run lint` untouched. Control characters are escaped.
+ */
+export function stringLiteral(text: string): string {
+  const singles = (text.match(/'/g) ?? []).length;
+  const doubles = (text.match(/"/g) ?? []).length;
+  const quote = singles > doubles ? '"' : "'";
+  const escaped = text
+    .replace(/\\/g, '\\\\')
+    .replaceAll(quote, `\\${quote}`)
+    .replace(/[\p{Cc}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `${quote}${escaped}${quote}`;
+}
+
+/** The message as one line of a block comment: no comment end (star, slash), no control characters. */
+function commentLine(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, ' ').replaceAll('*/', '* /');
+}
+
+/** `export const name = value;`, broken after `=` when longer than the formatter's line width (110). */
+function assignment(name: string, value: string): string {
+  const line = `export const ${name} = ${value};`;
+  return line.length <= 110 ? line : `export const ${name} =\n  ${value};`;
+}
+
 export function revisionTemplate(message: string, follows: string | null): string {
   const description = message.trim().replace(/\s+/g, ' ');
   return `/**
- * ${description}
+ * ${commentLine(description)}
  *
- * Why: <say why this change is needed>. Runs inside the runner's transaction with search_path set to
- * the target schema, so write unqualified names. Keep down() the exact inverse of up().
+ * Why: <say why this change is needed>.
+ *
+ * \`up\` and \`down\` are SQL text: the runner sends each as one query inside its transaction, with
+ * search_path set to the target schema, so write unqualified names. Keep down the exact inverse of up.
+ * A revision that needs logic (reading results, catching an error) exports functions instead:
+ * \`export const up: MigrationFunction = async (db) => { … }\` (see src/migrations/migration-set.ts).
  */
-import { sql } from 'kysely';
-import type { MigrationFunction } from '../migration-set.ts';
+${assignment('description', stringLiteral(description))}
+export const follows = ${follows === null ? 'null' : stringLiteral(follows)};
 
-export const description = ${JSON.stringify(description)};
-export const follows = ${follows === null ? 'null' : JSON.stringify(follows)};
+export const up = \`
+SELECT 1;
+\`;
 
-export const up: MigrationFunction = async (db) => {
-  await sql\`SELECT 1\`.execute(db);
-};
-
-export const down: MigrationFunction = async (db) => {
-  await sql\`SELECT 1\`.execute(db);
-};
+export const down = \`
+SELECT 1;
+\`;
 `;
 }
 

@@ -2,20 +2,29 @@
  * The per-schema migration runner (SPEC 5.2).
  *
  * Every operation on a schema is one transaction on one connection:
- *   BEGIN → statement_timeout → pg_advisory_xact_lock(host + schema) → lock_timeout → work → COMMIT
+ *   BEGIN → statement_timeout → pg_advisory_xact_lock(database identity + schema) → lock_timeout → work
+ *   → COMMIT
  * (or ROLLBACK for a dry run). The advisory lock is per schema, never database-wide, so runners on
  * different schemas proceed in parallel while two runners on one schema serialise: the second waits,
- * then re-reads the version table and finds nothing to do.
+ * then re-reads the version table and finds nothing to do. The lock key is 64 bits computed BY THE SERVER
+ * from its system identifier, the database's oid and the schema name, so two configured names for one
+ * database (a host alias, a socket and a TCP address) still exclude each other.
+ *
+ * A revision whose `up`/`down` is SQL text is sent as one simple-protocol query (one round trip, whatever
+ * it holds) with search_path set to the schema; a revision written as a function (it has logic: it reads
+ * results, catches errors) runs statement by statement on the transaction's connection, exactly as it is
+ * written. Nothing is recorded or re-parsed. `standard_conforming_strings` is set on locally, so a
+ * backslash in a revision's string literal means the same on every server.
  *
  * Each schema keeps its own `schema_migrations(revision, name, applied_at, duration_ms, checksum)`.
  * Applied revisions always form a prefix of the chain; the current revision is its last element.
  */
-import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
+import { escapeLiteral } from 'pg';
 import type { AnyDb } from '../db/hosts.ts';
 import { SQLSTATE, sqlState } from '../db/sqlstate.ts';
+import { comparableChecksum } from './checksum.ts';
 import type { Migration, MigrationSet } from './migration-set.ts';
-import { recordScript } from './revision-script.ts';
 
 export interface RunnerOptions {
   /** Longest wait for another runner on the same schema. */
@@ -24,15 +33,10 @@ export interface RunnerOptions {
   lockTimeoutMs?: number;
   /** `statement_timeout` for each statement of a migration. */
   statementTimeoutMs?: number;
-  /**
-   * Send each revision's statements as one query (revision-script.ts) — default. `false` runs them one by
-   * one on the connection, as the revision executes them (tests compare the two).
-   */
-  batchRevisions?: boolean;
 }
 
 export interface SchemaTarget {
-  /** Host name, part of the advisory-lock key. */
+  /** Configured host name (reports, registry); the lock key uses the database's own identity instead. */
   host: string;
   /** Kysely over that host's pool. */
   db: AnyDb;
@@ -62,6 +66,35 @@ export interface RunResult {
   dryRun: boolean;
   steps: StepResult[];
   durationMs: number;
+  /** Downgrades: the tables and columns that held rows and are (or, dry run, would be) dropped. */
+  drops?: DroppedData[];
+}
+
+/** A table (column null) or a column that a downgrade drops, and how many rows (non-null values) it held. */
+export interface DroppedData {
+  table: string;
+  column: string | null;
+  rows: number;
+}
+
+export const describeDrops = (drops: DroppedData[]) =>
+  drops
+    .map((d) =>
+      d.column === null
+        ? `table ${d.table} (${d.rows} rows)`
+        : `column ${d.table}.${d.column} (${d.rows} values)`,
+    )
+    .join(', ');
+
+/** A downgrade would destroy data and was not confirmed. */
+export class DataLossError extends Error {
+  override name = 'DataLossError';
+  constructor(
+    readonly schema: string,
+    readonly drops: DroppedData[],
+  ) {
+    super(`downgrading "${schema}" would drop ${describeDrops(drops)}; nothing was changed`);
+  }
 }
 
 export interface SchemaStatus {
@@ -133,13 +166,18 @@ const DEFAULTS: Required<RunnerOptions> = {
   advisoryLockTimeoutMs: 120_000,
   lockTimeoutMs: 10_000,
   statementTimeoutMs: 120_000,
-  batchRevisions: true,
 };
 
-/** Two int4 keys for pg_advisory_xact_lock: a constant namespace and a hash of host + schema. */
-const LOCK_NAMESPACE = 0x7e4a_0001;
-export function schemaLockKey(host: string, schema: string): number {
-  return createHash('sha256').update(`${host}\0${schema}`).digest().readInt32BE(0);
+/**
+ * The schema's 64-bit advisory-lock key as a SQL expression evaluated by the server: the first 64 bits of
+ * md5(system identifier, database oid, schema). The same database reached under two configured names
+ * gives the same key; two clusters (different system identifiers) never share one.
+ */
+export function schemaLockKeySql(schema: string): string {
+  return `('x' || left(md5(concat_ws(':', 'tenantry-migrations',
+      (SELECT system_identifier::text FROM pg_control_system()),
+      (SELECT oid::text FROM pg_database WHERE datname = current_database()),
+      ${escapeLiteral(schema)})), 16))::bit(64)::bigint`;
 }
 
 const quoted = (name: string) => sql.id(name);
@@ -193,8 +231,8 @@ export class MigrationRunner {
     const preamble = [
       'BEGIN',
       `SELECT set_config('statement_timeout', '${whole(wait)}', true), set_config('lock_timeout', '${whole(wait)}', true)`,
-      `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}::int4, (${schemaLockKey(target.host, target.schema)})::int4)`,
-      `SELECT set_config('statement_timeout', '${whole(statementTimeoutMs)}', true), set_config('lock_timeout', '${whole(lockTimeoutMs)}', true)`,
+      `SELECT pg_advisory_xact_lock(${schemaLockKeySql(target.schema)})`,
+      `SELECT set_config('statement_timeout', '${whole(statementTimeoutMs)}', true), set_config('lock_timeout', '${whole(lockTimeoutMs)}', true), set_config('standard_conforming_strings', 'on', true)`,
     ].join(';\n');
     return target.db.connection().execute(async (conn) => {
       try {
@@ -285,9 +323,15 @@ export class MigrationRunner {
     return { current: this.set.migrations[applied.length - 1]!.revision, count: applied.length };
   }
 
-  private drifted(applied: AppliedRow[] | null): string[] {
-    return (applied ?? [])
-      .filter((row) => row.checksum !== null && this.set.get(row.revision)?.checksum !== row.checksum)
+  /** Known revisions whose checksum changed since they were applied (older-format checksums are skipped). */
+  private drifted(applied: Array<Pick<AppliedRow, 'revision' | 'checksum'>>): string[] {
+    return applied
+      .filter((row) => {
+        const migration = this.set.get(row.revision);
+        return (
+          migration !== undefined && comparableChecksum(row.checksum) && migration.checksum !== row.checksum
+        );
+      })
       .map((row) => row.revision);
   }
 
@@ -295,31 +339,48 @@ export class MigrationRunner {
   async status(target: SchemaTarget): Promise<SchemaStatus> {
     const applied = await this.readApplied(target.db, target.schema);
     const exists = await this.schemaExists(target.db, target.schema);
-    const unknown = (applied ?? []).filter((row) => !this.set.get(row.revision)).map((row) => row.revision);
+    return this.describe(target.schema, exists, applied);
+  }
+
+  /**
+   * A schema's state from its version rows (also for rows read in bulk, `db current` over a fleet). A
+   * schema with revisions this code does not know shows the newest of them as `current` (behind 0, listed
+   * in `unknown`): the database is ahead of the code.
+   */
+  describe(
+    schema: string,
+    exists: boolean,
+    applied: Array<Pick<AppliedRow, 'revision' | 'checksum'> & { applied_at?: Date }> | null,
+  ): SchemaStatus {
+    const rows = applied ?? [];
+    const unknownRows = rows.filter((row) => !this.set.get(row.revision));
     const head = this.set.head;
-    if (unknown.length > 0) {
+    if (unknownRows.length > 0) {
+      const newest = [...unknownRows].sort(
+        (a, b) => (a.applied_at?.getTime() ?? 0) - (b.applied_at?.getTime() ?? 0),
+      );
       return {
-        schema: target.schema,
+        schema,
         exists,
-        current: null,
+        current: newest.at(-1)!.revision,
         head,
         behind: 0,
         pending: [],
-        unknown,
-        drifted: [],
+        unknown: unknownRows.map((row) => row.revision),
+        drifted: this.drifted(rows),
       };
     }
-    const { current, count } = this.interpret(target.schema, applied);
+    const { current, count } = this.interpret(schema, rows as AppliedRow[]);
     const pending = this.set.migrations.slice(count).map((m) => m.revision);
     return {
-      schema: target.schema,
+      schema,
       exists,
       current,
       head,
       behind: pending.length,
       pending,
-      unknown,
-      drifted: this.drifted(applied),
+      unknown: [],
+      drifted: this.drifted(rows),
     };
   }
 
@@ -418,9 +479,8 @@ export class MigrationRunner {
   }
 
   /**
-   * Runs a revision's `up` or `down` on the transaction's connection: as one recorded script in one round
-   * trip when it can be recorded (revision-script.ts), otherwise statement by statement. Either way its
-   * failure names the revision.
+   * Runs a revision's `up` or `down` on the transaction's connection (search_path is the schema): SQL text
+   * as one query, a function as it is written. Either way its failure names the revision.
    */
   private async runRevision(
     conn: AnyDb,
@@ -428,11 +488,11 @@ export class MigrationRunner {
     migration: Migration,
     direction: 'up' | 'down',
   ): Promise<void> {
-    const fn = migration[direction];
+    const body = migration[direction];
     try {
-      const script = this.options.batchRevisions ? await recordScript(fn, { schema }) : null;
-      if (script === null) await fn(conn, { schema });
-      else if (script !== '') await sql.raw(script).execute(conn);
+      if (typeof body === 'string') {
+        if (body.trim() !== '') await sql.raw(body).execute(conn);
+      } else await body(conn, { schema });
     } catch (error) {
       throw new MigrationFailedError(schema, migration.revision, migration.name, error);
     }
@@ -440,11 +500,18 @@ export class MigrationRunner {
 
   /**
    * Reverts revisions newest first in one transaction: `steps` of them, or down to `to` (a revision that
-   * stays applied, or `base` for everything).
+   * stays applied, or `base` for everything). A downgrade that would drop tables or columns holding rows
+   * is refused (DataLossError, nothing changed) unless `allowDataLoss`; a dry run reports them in `drops`.
    */
   async downgrade(
     target: SchemaTarget,
-    options: { steps?: number; to?: string; dryRun?: boolean },
+    options: {
+      steps?: number;
+      to?: string;
+      dryRun?: boolean;
+      /** Go on although tables or columns holding rows are dropped (otherwise DataLossError). */
+      allowDataLoss?: boolean;
+    },
   ): Promise<RunResult> {
     if ((options.steps === undefined) === (options.to === undefined)) {
       throw new RunnerInputError('downgrade needs either a number of steps or a target revision');
@@ -474,19 +541,39 @@ export class MigrationRunner {
         }
       }
       await sql`SELECT set_config('search_path', ${quotedIdentifier(target.schema)}, true)`.execute(conn);
-      const steps: StepResult[] = [];
-      for (const migration of this.set.migrations.slice(keep, count).reverse()) {
-        const began = performance.now();
-        await this.runRevision(conn, target.schema, migration, 'down');
-        await sql`DELETE FROM ${quoted(target.schema)}.schema_migrations WHERE revision = ${migration.revision}`.execute(
-          conn,
-        );
-        steps.push({
-          revision: migration.revision,
-          name: migration.name,
-          description: migration.description,
-          durationMs: Math.round(performance.now() - began),
-        });
+      const reverting = this.set.migrations.slice(keep, count).reverse();
+      const runDowns = async () => {
+        const steps: StepResult[] = [];
+        for (const migration of reverting) {
+          const began = performance.now();
+          await this.runRevision(conn, target.schema, migration, 'down');
+          await sql`DELETE FROM ${quoted(target.schema)}.schema_migrations WHERE revision = ${migration.revision}`.execute(
+            conn,
+          );
+          steps.push({
+            revision: migration.revision,
+            name: migration.name,
+            description: migration.description,
+            durationMs: Math.round(performance.now() - began),
+          });
+        }
+        return steps;
+      };
+      // What the downs drop is found by running them behind a savepoint and comparing the schema's
+      // columns; only when something went away are they undone, the lost rows counted, and — when the
+      // downgrade may go on — run again. A downgrade that drops nothing runs once.
+      const before = await tableColumns(conn, target.schema);
+      await sql`SAVEPOINT tenantry_downgrade`.execute(conn);
+      let steps = await runDowns();
+      const gone = droppedColumns(before, await tableColumns(conn, target.schema));
+      let drops: DroppedData[] = [];
+      if (gone.length > 0) {
+        await sql`ROLLBACK TO SAVEPOINT tenantry_downgrade`.execute(conn);
+        drops = await countRows(conn, target.schema, gone);
+        if (drops.length > 0 && !options.allowDataLoss && !options.dryRun) {
+          throw new DataLossError(target.schema, drops);
+        }
+        steps = await runDowns();
       }
       return {
         schema: target.schema,
@@ -495,6 +582,7 @@ export class MigrationRunner {
         dryRun: options.dryRun ?? false,
         steps,
         durationMs: Math.round(performance.now() - started),
+        drops,
       };
     });
   }
@@ -526,4 +614,54 @@ export class MigrationRunner {
 /** `"name"` with embedded quotes doubled: for set_config/to_regclass, which take text, not identifiers. */
 export function quotedIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+interface TableColumns {
+  table: string;
+  oid: number;
+  columns: string[];
+}
+
+/** The schema's tables (by oid, so a table dropped and re-created counts as dropped) and their columns. */
+async function tableColumns(conn: AnyDb, schema: string): Promise<TableColumns[]> {
+  const result = await sql<TableColumns>`
+    SELECT c.relname AS table, c.oid::int8::float8 AS oid,
+           array_agg(a.attname::text ORDER BY a.attnum) AS columns
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE n.nspname = ${schema} AND c.relkind IN ('r', 'p') AND c.relname <> 'schema_migrations'
+    GROUP BY c.relname, c.oid`.execute(conn);
+  return result.rows;
+}
+
+function droppedColumns(before: TableColumns[], after: TableColumns[]): Array<Omit<DroppedData, 'rows'>> {
+  const remaining = new Map(after.map((t) => [t.oid, new Set(t.columns)]));
+  const gone: Array<Omit<DroppedData, 'rows'>> = [];
+  for (const table of before) {
+    const columns = remaining.get(table.oid);
+    if (!columns) gone.push({ table: table.table, column: null });
+    else
+      for (const column of table.columns) if (!columns.has(column)) gone.push({ table: table.table, column });
+  }
+  return gone;
+}
+
+/** Rows of each dropped table, non-null values of each dropped column; only those holding data. */
+async function countRows(
+  conn: AnyDb,
+  schema: string,
+  gone: Array<Omit<DroppedData, 'rows'>>,
+): Promise<DroppedData[]> {
+  const drops: DroppedData[] = [];
+  for (const item of gone) {
+    const from = sql.id(schema, item.table);
+    const result = await (item.column === null
+      ? sql<{ n: string }>`SELECT count(*) AS n FROM ${from}`
+      : sql<{ n: string }>`SELECT count(*) AS n FROM ${from} WHERE ${sql.id(item.column)} IS NOT NULL`
+    ).execute(conn);
+    const rows = Number(result.rows[0]?.n ?? 0);
+    if (rows > 0) drops.push({ ...item, rows });
+  }
+  return drops.sort((a, b) => `${a.table}.${a.column ?? ''}`.localeCompare(`${b.table}.${b.column ?? ''}`));
 }

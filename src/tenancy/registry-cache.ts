@@ -29,6 +29,8 @@ export interface CachedTenant {
   status: TenantRow['status'];
   revision: string | null;
   migrationStatus: TenantRow['migration_status'];
+  /** Downgraded on purpose: never upgraded on demand (tenant-upgrader.ts). */
+  pinned: boolean;
 }
 
 export interface RegistryCacheOptions {
@@ -59,6 +61,7 @@ export function toCachedTenant(row: TenantRow): CachedTenant {
     status: row.status,
     revision: row.revision,
     migrationStatus: row.migration_status,
+    pinned: row.pinned_at !== null,
   };
 }
 

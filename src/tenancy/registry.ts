@@ -19,6 +19,8 @@ export interface TenantRow {
   migration_status: MigrationStatus;
   migration_error: string | null;
   migrated_at: Date | null;
+  /** Set by a deliberate downgrade: no automatic upgrade until an explicit one (public revision 5f1c0a9d2e47). */
+  pinned_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -54,6 +56,7 @@ const COLUMNS = [
   'migration_status',
   'migration_error',
   'migrated_at',
+  'pinned_at',
   'created_at',
   'updated_at',
 ] as const;
@@ -134,10 +137,13 @@ export class TenantRegistry {
     await this.notify(tenantId, db);
   }
 
-  /** Writes one tenant's migration outcome (fleet runs and single upgrades). */
+  /**
+   * Writes one tenant's migration outcome (fleet runs and single upgrades). `pinned`: true after a
+   * deliberate downgrade, false after an explicit upgrade, omitted to leave the pin as it is.
+   */
   async recordMigration(
     tenantId: string,
-    outcome: { revision: string | null; status: MigrationStatus; error: string | null },
+    outcome: { revision: string | null; status: MigrationStatus; error: string | null; pinned?: boolean },
     db: AnyDb = this.db,
   ): Promise<void> {
     await db
@@ -149,6 +155,7 @@ export class TenantRegistry {
         migration_error: outcome.error,
         migrated_at: sql`now()`,
         updated_at: sql`now()`,
+        ...(outcome.pinned === undefined ? {} : { pinned_at: outcome.pinned ? sql`now()` : null }),
       })
       .where('tenant_id', '=', tenantId)
       .execute();

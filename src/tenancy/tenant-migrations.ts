@@ -1,7 +1,8 @@
 /**
  * Migrating one tenant and recording the outcome in the registry — shared by the CLI
  * (`tenantry db upgrade --tenant x`) and the control center (`POST /cc/tenants/{id}/migrate`).
- * A dry run records nothing.
+ * A dry run records nothing. A downgrade pins the tenant at its new revision (no automatic upgrade: the
+ * server and fleet runs leave it alone); an explicit upgrade unpins it.
  */
 import type { Core } from '../core.ts';
 import { describeError } from '../migrations/fleet.ts';
@@ -29,6 +30,7 @@ async function recorded(
   core: Core,
   tenant: TenantRow,
   dryRun: boolean,
+  pinned: boolean,
   run: () => Promise<RunResult>,
 ): Promise<RunResult> {
   try {
@@ -38,6 +40,7 @@ async function recorded(
         revision: result.to,
         status: 'ok',
         error: null,
+        pinned,
       });
     return result;
   } catch (error) {
@@ -65,7 +68,7 @@ export async function upgradeTenant(
   options: { to?: string; dryRun?: boolean } = {},
 ): Promise<RunResult> {
   const tenant = await findTenantOrThrow(core, tenantId);
-  return recorded(core, tenant, options.dryRun ?? false, () =>
+  return recorded(core, tenant, options.dryRun ?? false, false, () =>
     core.tenantRunner.upgrade(targetOf(core, tenant), {
       to: options.to,
       dryRun: options.dryRun,
@@ -77,10 +80,10 @@ export async function upgradeTenant(
 export async function downgradeTenant(
   core: Core,
   tenantId: string,
-  options: { steps?: number; to?: string; dryRun?: boolean },
+  options: { steps?: number; to?: string; dryRun?: boolean; allowDataLoss?: boolean },
 ): Promise<RunResult> {
   const tenant = await findTenantOrThrow(core, tenantId);
-  return recorded(core, tenant, options.dryRun ?? false, () =>
+  return recorded(core, tenant, options.dryRun ?? false, true, () =>
     core.tenantRunner.downgrade(targetOf(core, tenant), options),
   );
 }

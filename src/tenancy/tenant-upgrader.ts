@@ -89,11 +89,12 @@ export class TenantUpgrader {
 
   /**
    * Behind = the registry revision is an older revision of this code's chain. A revision this code does
-   * not know means the database is AHEAD of the code (a rolling deploy): served as is, never touched.
+   * not know means the database is AHEAD of the code (a rolling deploy): served as is, never touched. A
+   * pinned tenant (downgraded on purpose) is served at its revision until an explicit upgrade.
    */
   isBehind(tenant: CachedTenant): boolean {
     const { set } = this.deps.runner;
-    if (tenant.revision === set.head) return false;
+    if (tenant.revision === set.head || tenant.pinned) return false;
     return tenant.revision === null || set.get(tenant.revision) !== undefined;
   }
 

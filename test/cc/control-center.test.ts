@@ -73,7 +73,8 @@ describe('control center: tenant lifecycle', () => {
     expect(down.json()).toMatchObject({ tenant_id: id, dry_run: false, from: head });
     expect(down.json().steps).toHaveLength(1);
     const afterDown = (await app.inject({ method: 'GET', url: `/cc/tenants/${id}`, headers: ADMIN })).json();
-    expect(afterDown).toMatchObject({ behind: 1, revision: down.json().to });
+    // Downgraded on purpose: pinned (no automatic upgrade) until an explicit migrate.
+    expect(afterDown).toMatchObject({ behind: 1, revision: down.json().to, pinned: true });
     expect(afterDown.history.at(-1)).toMatchObject({ applied: false, applied_at: null });
 
     const dry = await app.inject({
@@ -203,11 +204,12 @@ describe('control center: tenant lifecycle', () => {
       });
     }
 
+    // Downgraded tenants are pinned: a fleet run upgrades them only when it names them.
     const dry = await app.inject({
       method: 'POST',
       url: '/cc/migrate',
       headers: ADMIN,
-      payload: { dry_run: true },
+      payload: { dry_run: true, tenants: ids },
     });
     expect(dry.statusCode).toBe(202);
     const dryJob = await waitForJob(app, dry.json().job_id);
@@ -220,7 +222,7 @@ describe('control center: tenant lifecycle', () => {
       method: 'POST',
       url: '/cc/migrate',
       headers: ADMIN,
-      payload: { concurrency: 2 },
+      payload: { concurrency: 2, tenants: ids },
     });
     expect(started.statusCode).toBe(202);
     const job = await waitForJob(app, started.json().job_id);
@@ -263,13 +265,19 @@ describe('control center: tenant lifecycle', () => {
         method: 'POST',
         url: `/cc/tenants/${id}/downgrade`,
         headers: ADMIN,
-        payload: { steps },
+        // Reverting the first revision drops its seeded roles and permissions: confirmed.
+        payload: { steps, confirm: id },
       });
     }
     // Squat on the first revision's table so `bad` fails to migrate (and rolls back).
     await sql`CREATE TABLE ${sql.id(bad)}.roles (squatter int)`.execute(core.hosts.db());
 
-    const started = await app.inject({ method: 'POST', url: '/cc/migrate', headers: ADMIN, payload: {} });
+    const started = await app.inject({
+      method: 'POST',
+      url: '/cc/migrate',
+      headers: ADMIN,
+      payload: { tenants: [good, bad] },
+    });
     const job = await waitForJob(app, started.json().job_id);
     expect(job).toMatchObject({ status: 'failed', summary: { upgraded: 1, failed: 1 } });
     const failed = (job.results as Array<{ tenant_id: string; outcome: string; error: string | null }>).find(
@@ -289,7 +297,7 @@ describe('control center: tenant lifecycle', () => {
       method: 'POST',
       url: '/cc/migrate',
       headers: ADMIN,
-      payload: { only_failed: true },
+      payload: { only_failed: true, tenants: [good, bad] },
     });
     expect(await waitForJob(app, retry.json().job_id)).toMatchObject({
       status: 'succeeded',

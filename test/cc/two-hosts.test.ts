@@ -64,7 +64,13 @@ describe('two database hosts', { timeout: 90_000 }, () => {
     const listed = (await app.inject({ method: 'GET', url: '/cc/tenants', headers: ADMIN })).json();
     expect(listed.items.map((t: { behind: number }) => t.behind)).toEqual([1, 1]);
 
-    const started = await app.inject({ method: 'POST', url: '/cc/migrate', headers: ADMIN, payload: {} });
+    // Downgraded tenants are pinned: the fleet run names them (an explicit upgrade).
+    const started = await app.inject({
+      method: 'POST',
+      url: '/cc/migrate',
+      headers: ADMIN,
+      payload: { tenants: [home, away] },
+    });
     expect(started.statusCode).toBe(202);
     let job: {
       status: string;

@@ -37,7 +37,7 @@ describe('SIGKILL during a fleet migration', { timeout: 90_000 }, () => {
     await core.tenants.create({ name: 'Reference', tenantId: 'fk_reference' });
     const reference = new Map<string, string[]>();
     for (const revision of [...revisions.slice(revisions.indexOf(start))].reverse()) {
-      await core.tenantRunner.downgrade(target('fk_reference'), { to: revision });
+      await core.tenantRunner.downgrade(target('fk_reference'), { to: revision, allowDataLoss: true });
       reference.set(revision, await catalogSnapshot(db, 'fk_reference'));
     }
     await core.tenants.delete('fk_reference');
@@ -45,7 +45,7 @@ describe('SIGKILL during a fleet migration', { timeout: 90_000 }, () => {
     const tenants = ['fk_a', 'fk_b', 'fk_c', 'fk_d', 'fk_e', 'fk_f'];
     for (const tenantId of tenants) {
       await core.tenants.create({ name: tenantId, tenantId });
-      await core.tenantRunner.downgrade(target(tenantId), { to: start });
+      await core.tenantRunner.downgrade(target(tenantId), { to: start, allowDataLoss: true });
       await core.registry.recordMigration(tenantId, { revision: start, status: 'ok', error: null });
     }
 

@@ -1,9 +1,13 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_HOST } from '../../src/db/hosts.ts';
+import { revisionChecksum } from '../../src/migrations/checksum.ts';
 import { catalogSnapshot } from '../../src/migrations/drift.ts';
-import { loadMigrationSet, MigrationSetError } from '../../src/migrations/migration-set.ts';
+import { loadMigrationSet, MigrationSetError, migrationFolder } from '../../src/migrations/migration-set.ts';
 import {
   MigrationFailedError,
   MigrationRunner,
@@ -40,7 +44,7 @@ describe('migration set', () => {
     expect(runner.set.migrations.length).toBeGreaterThanOrEqual(2);
     runner.set.migrations.forEach((m, i) => {
       expect(m.follows).toBe(i === 0 ? null : runner.set.migrations[i - 1]!.revision);
-      expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
+      expect(m.checksum).toMatch(/^v2:[0-9a-f]{64}$/);
       expect(m.description.length).toBeGreaterThan(0);
     });
     expect(core.publicRunner.set.head).not.toBeNull();
@@ -95,7 +99,7 @@ describe('upgrade and downgrade', () => {
     expect(oneBack).not.toEqual(atHead);
     expect(oneBack).toContain('table users (r)');
 
-    await runner.downgrade(target(schema), { to: 'base' });
+    await runner.downgrade(target(schema), { to: 'base', allowDataLoss: true });
     expect(await versionRows(schema)).toEqual([]);
     expect(await catalogSnapshot(db, schema)).toEqual(
       (await catalogSnapshot(db, schema)).filter((line) => line.includes('schema_migrations')),
@@ -112,7 +116,7 @@ describe('upgrade and downgrade', () => {
     for (const revision of revisions) {
       await runner.upgrade(target(schema), { to: revision });
       const after = await catalogSnapshot(db, schema);
-      await runner.downgrade(target(schema), { steps: 1 });
+      await runner.downgrade(target(schema), { steps: 1, allowDataLoss: true });
       await runner.upgrade(target(schema), { to: revision });
       expect(await catalogSnapshot(db, schema)).toEqual(after);
     }
@@ -220,10 +224,66 @@ describe('failures', () => {
   it('a changed checksum of an applied revision is reported as drift', async () => {
     const schema = 'checksum_drift';
     await runner.upgrade(target(schema));
-    await sql`UPDATE checksum_drift.schema_migrations SET checksum = 'edited' WHERE revision = ${revisions[0]!}`.execute(
+    await sql`UPDATE checksum_drift.schema_migrations SET checksum = 'v2:edited' WHERE revision = ${revisions[0]!}`.execute(
       db,
     );
     expect((await runner.status(target(schema))).drifted).toEqual([revisions[0]]);
+  });
+
+  it('a checksum recorded by an older runner (bare SHA-256) is not compared', async () => {
+    const schema = 'checksum_legacy';
+    await runner.upgrade(target(schema));
+    await sql`UPDATE checksum_legacy.schema_migrations SET checksum = ${'0'.repeat(64)}`.execute(db);
+    expect((await runner.status(target(schema))).drifted).toEqual([]);
+  });
+});
+
+describe('checksums ignore formatting and comments', () => {
+  const sqlUp = `CREATE TABLE t (
+  a integer NOT NULL, -- the key
+  b text DEFAULT 'x  y' /* two spaces stay inside the literal */
+);`;
+  const reformatted = `-- a new comment
+CREATE   TABLE t(a integer NOT NULL,
+    b text DEFAULT 'x  y');`;
+  it('SQL text: whitespace, line breaks and comments do not change it; a literal or a name does', () => {
+    const base = revisionChecksum(sqlUp, 'DROP TABLE t', '');
+    expect(revisionChecksum(reformatted, 'DROP TABLE t;', '')).toBe(base);
+    expect(revisionChecksum(sqlUp.replace("'x  y'", "'x y'"), 'DROP TABLE t', '')).not.toBe(base);
+    expect(revisionChecksum(sqlUp.replace('integer', 'bigint'), 'DROP TABLE t', '')).not.toBe(base);
+    // Whatever surrounds the SQL in the module (comments, formatting of the TypeScript) is not hashed.
+    expect(revisionChecksum(sqlUp, 'DROP TABLE t', '/* any */ source')).toBe(base);
+  });
+
+  it('a revision with logic: the formatter and comments do not change it; the code does', () => {
+    const source = `export const up: MigrationFunction = async (db) => {
+  await sql\`CREATE TABLE t (a int)\`.execute(db);
+};`;
+    const formatted = `// why this revision exists
+export const up: MigrationFunction = async (db) => {
+  await sql\`CREATE TABLE t (a int)\`.execute(
+    db,
+  );
+};
+`;
+    const fn = async () => {};
+    const base = revisionChecksum(fn, fn, source);
+    expect(revisionChecksum(fn, fn, formatted)).toBe(base);
+    expect(revisionChecksum(fn, fn, source.replace('a int', 'a bigint'))).not.toBe(base);
+  });
+
+  it('a real revision file keeps its checksum when the formatter reflows it and comments change', async () => {
+    const [first] = runner.set.migrations;
+    const source = await readFile(path.join(migrationFolder('tenant'), `${first!.name}.ts`), 'utf8');
+    const edited = `// reviewed again\n${source.replaceAll('\n', '\n\n')}`;
+    const copy = await mkdtemp(path.join(tmpdir(), 'tenantry-checksum-'));
+    try {
+      await writeFile(path.join(copy, `${first!.name}.ts`), edited);
+      const reloaded = await loadMigrationSet('tenant', copy);
+      expect(reloaded.migrations[0]!.checksum).toBe(first!.checksum);
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
   });
 });
 

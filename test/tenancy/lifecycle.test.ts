@@ -278,7 +278,7 @@ describe('on-demand upgrades', { timeout: 120_000 }, () => {
     const { app } = context;
     const owner = await signUp(context);
     const target = { host: DEFAULT_HOST, db: app.core.hosts.db(), schema: owner.tenant };
-    await app.core.tenantRunner.downgrade(target, { to: 'base' });
+    await app.core.tenantRunner.downgrade(target, { to: 'base', allowDataLoss: true });
     await app.core.registry.recordMigration(owner.tenant, { revision: null, status: 'ok', error: null });
     // An object in the way of the first revision makes its CREATE TABLE fail.
     await sql`CREATE TABLE ${sql.id(owner.tenant)}.roles (squatter int)`.execute(app.core.hosts.db());

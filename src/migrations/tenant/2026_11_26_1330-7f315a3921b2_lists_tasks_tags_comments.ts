@@ -18,138 +18,141 @@
  *    listing asks for: (status, due_at) for `GET /tasks/?status=todo&sort=due_at`, (list_id, position)
  *    for ordering within a list and the next position on insert.
  */
-import { sql } from 'kysely';
-import type { MigrationFunction } from '../migration-set.ts';
-
 export const description = 'Lists, tasks, assignees, tags, task events and comments';
 export const follows = '644e2e7c091a';
 
-export const up: MigrationFunction = async (db) => {
-  await sql`
-    CREATE TABLE lists (
-      id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-      uuid        uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
-      name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
-      description text NOT NULL DEFAULT '' CHECK (length(description) <= 2000),
-      color       text CHECK (color ~ '^#[0-9a-f]{6}$'),
-      position    integer NOT NULL DEFAULT 0,
-      archived_at timestamptz,
-      created_by  bigint REFERENCES users (id),
-      created_at  timestamptz NOT NULL DEFAULT now(),
-      updated_at  timestamptz NOT NULL DEFAULT now()
-    )`.execute(db);
-  await sql`CREATE INDEX lists_position_idx ON lists (position, id)`.execute(db);
+export const up = `
+CREATE TABLE lists (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  uuid        uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+  name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  description text NOT NULL DEFAULT '' CHECK (length(description) <= 2000),
+  color       text CHECK (color ~ '^#[0-9a-f]{6}$'),
+  position    integer NOT NULL DEFAULT 0,
+  archived_at timestamptz,
+  created_by  bigint REFERENCES users (id),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
 
-  await sql`
-    CREATE TABLE tasks (
-      id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-      uuid          uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
-      -- NULL = the inbox. RESTRICT: a list that holds tasks is archived, never deleted (docs/todo.md).
-      list_id       bigint REFERENCES lists (id) ON DELETE RESTRICT,
-      title         text NOT NULL CHECK (length(title) BETWEEN 1 AND 500),
-      description   text NOT NULL DEFAULT '' CHECK (length(description) <= 20000),
-      status        text NOT NULL DEFAULT 'todo' CHECK (status IN ('todo', 'in_progress', 'done')),
-      priority      text NOT NULL DEFAULT 'medium' CHECK (priority IN ('low', 'medium', 'high', 'urgent')),
-      priority_rank smallint GENERATED ALWAYS AS (
-                      CASE priority WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 ELSE 4 END
-                    ) STORED,
-      due_at        timestamptz,
-      completed_at  timestamptz,
-      position      integer NOT NULL DEFAULT 0,
-      author_id     bigint NOT NULL REFERENCES users (id),
-      created_at    timestamptz NOT NULL DEFAULT now(),
-      updated_at    timestamptz NOT NULL DEFAULT now(),
-      deleted_at    timestamptz,
-      CONSTRAINT tasks_completed_when_done CHECK ((status = 'done') = (completed_at IS NOT NULL))
-    )`.execute(db);
-  await sql`CREATE INDEX tasks_list_position_idx ON tasks (list_id, position, id) WHERE deleted_at IS NULL`.execute(
-    db,
-  );
-  await sql`CREATE INDEX tasks_status_due_idx ON tasks (status, due_at, id) WHERE deleted_at IS NULL`.execute(
-    db,
-  );
-  await sql`CREATE INDEX tasks_created_idx ON tasks (created_at, id) WHERE deleted_at IS NULL`.execute(db);
-  await sql`CREATE INDEX tasks_deleted_idx ON tasks (deleted_at) WHERE deleted_at IS NOT NULL`.execute(db);
-  // Keep the expression identical to the search predicate in src/routes/tasks/task-filters.ts.
-  await sql`
-    CREATE INDEX tasks_search_trgm_idx ON tasks
-      USING gin ((title || ' ' || description) public.gin_trgm_ops) WHERE deleted_at IS NULL`.execute(db);
+CREATE INDEX lists_position_idx ON lists (position, id);
 
-  await sql`
-    CREATE TABLE task_assignees (
-      task_id     bigint NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
-      user_id     bigint NOT NULL REFERENCES users (id),
-      assigned_at timestamptz NOT NULL DEFAULT now(),
-      PRIMARY KEY (task_id, user_id)
-    )`.execute(db);
-  await sql`CREATE INDEX task_assignees_user_idx ON task_assignees (user_id, task_id)`.execute(db);
+CREATE TABLE tasks (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  uuid          uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+  -- NULL = the inbox. RESTRICT: a list that holds tasks is archived, never deleted (docs/todo.md).
+  list_id       bigint REFERENCES lists (id) ON DELETE RESTRICT,
+  title         text NOT NULL CHECK (length(title) BETWEEN 1 AND 500),
+  description   text NOT NULL DEFAULT '' CHECK (length(description) <= 20000),
+  status        text NOT NULL DEFAULT 'todo' CHECK (status IN ('todo', 'in_progress', 'done')),
+  priority      text NOT NULL DEFAULT 'medium' CHECK (priority IN ('low', 'medium', 'high', 'urgent')),
+  priority_rank smallint GENERATED ALWAYS AS (
+                  CASE priority WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 ELSE 4 END
+                ) STORED,
+  due_at        timestamptz,
+  completed_at  timestamptz,
+  position      integer NOT NULL DEFAULT 0,
+  author_id     bigint NOT NULL REFERENCES users (id),
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  deleted_at    timestamptz,
+  CONSTRAINT tasks_completed_when_done CHECK ((status = 'done') = (completed_at IS NOT NULL))
+);
 
-  await sql`
-    CREATE TABLE tags (
-      id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-      uuid       uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
-      name       text NOT NULL CHECK (length(name) BETWEEN 1 AND 50),
-      color      text CHECK (color ~ '^#[0-9a-f]{6}$'),
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz NOT NULL DEFAULT now()
-    )`.execute(db);
-  // "Urgent" and "urgent" side by side in a tag picker would be a mistake, not a choice.
-  await sql`CREATE UNIQUE INDEX tags_name_idx ON tags (lower(name))`.execute(db);
+CREATE INDEX tasks_list_position_idx ON tasks (list_id, position, id) WHERE deleted_at IS NULL;
 
-  await sql`
-    CREATE TABLE task_tags (
-      task_id bigint NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
-      -- RESTRICT: deleting a tag in use needs force, which unlinks it first (and records the change).
-      tag_id  bigint NOT NULL REFERENCES tags (id) ON DELETE RESTRICT,
-      PRIMARY KEY (task_id, tag_id)
-    )`.execute(db);
-  await sql`CREATE INDEX task_tags_tag_idx ON task_tags (tag_id, task_id)`.execute(db);
+CREATE INDEX tasks_status_due_idx ON tasks (status, due_at, id) WHERE deleted_at IS NULL;
 
-  await sql`
-    CREATE TABLE task_events (
-      id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-      task_id    bigint NOT NULL REFERENCES tasks (id),
-      actor_id   bigint NOT NULL REFERENCES users (id),
-      action     text NOT NULL CHECK (action IN (
-                   'created', 'updated', 'status_changed', 'assigned', 'unassigned',
-                   'commented', 'deleted', 'restored')),
-      before     jsonb,
-      after      jsonb,
-      created_at timestamptz NOT NULL DEFAULT now()
-    )`.execute(db);
-  await sql`CREATE INDEX task_events_task_idx ON task_events (task_id, id)`.execute(db);
-  await sql`
-    CREATE FUNCTION task_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      RAISE EXCEPTION 'task_events is append-only (% refused)', TG_OP USING ERRCODE = 'restrict_violation';
-    END
-    $$`.execute(db);
-  await sql`
-    CREATE TRIGGER task_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON task_events
-      FOR EACH STATEMENT EXECUTE FUNCTION task_events_append_only()`.execute(db);
+CREATE INDEX tasks_created_idx ON tasks (created_at, id) WHERE deleted_at IS NULL;
 
-  await sql`
-    CREATE TABLE comments (
-      id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-      uuid       uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
-      task_id    bigint NOT NULL REFERENCES tasks (id),
-      author_id  bigint NOT NULL REFERENCES users (id),
-      body       text NOT NULL CHECK (length(body) BETWEEN 1 AND 10000),
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz NOT NULL DEFAULT now(),
-      deleted_at timestamptz
-    )`.execute(db);
-  await sql`CREATE INDEX comments_task_idx ON comments (task_id, id) WHERE deleted_at IS NULL`.execute(db);
-};
+CREATE INDEX tasks_deleted_idx ON tasks (deleted_at) WHERE deleted_at IS NOT NULL;
 
-export const down: MigrationFunction = async (db) => {
-  await sql`DROP TABLE comments`.execute(db);
-  // DROP TABLE fires no row or statement trigger, so the append-only guard does not stand in the way.
-  await sql`DROP TABLE task_events`.execute(db);
-  await sql`DROP FUNCTION task_events_append_only()`.execute(db);
-  await sql`DROP TABLE task_tags`.execute(db);
-  await sql`DROP TABLE tags`.execute(db);
-  await sql`DROP TABLE task_assignees`.execute(db);
-  await sql`DROP TABLE tasks`.execute(db);
-  await sql`DROP TABLE lists`.execute(db);
-};
+-- Keep the expression identical to the search predicate in src/routes/tasks/task-filters.ts.
+CREATE INDEX tasks_search_trgm_idx ON tasks
+  USING gin ((title || ' ' || description) public.gin_trgm_ops) WHERE deleted_at IS NULL;
+
+CREATE TABLE task_assignees (
+  task_id     bigint NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+  user_id     bigint NOT NULL REFERENCES users (id),
+  assigned_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (task_id, user_id)
+);
+
+CREATE INDEX task_assignees_user_idx ON task_assignees (user_id, task_id);
+
+CREATE TABLE tags (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  uuid       uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+  name       text NOT NULL CHECK (length(name) BETWEEN 1 AND 50),
+  color      text CHECK (color ~ '^#[0-9a-f]{6}$'),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- "Urgent" and "urgent" side by side in a tag picker would be a mistake, not a choice.
+CREATE UNIQUE INDEX tags_name_idx ON tags (lower(name));
+
+CREATE TABLE task_tags (
+  task_id bigint NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+  -- RESTRICT: deleting a tag in use needs force, which unlinks it first (and records the change).
+  tag_id  bigint NOT NULL REFERENCES tags (id) ON DELETE RESTRICT,
+  PRIMARY KEY (task_id, tag_id)
+);
+
+CREATE INDEX task_tags_tag_idx ON task_tags (tag_id, task_id);
+
+CREATE TABLE task_events (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  task_id    bigint NOT NULL REFERENCES tasks (id),
+  actor_id   bigint NOT NULL REFERENCES users (id),
+  action     text NOT NULL CHECK (action IN (
+               'created', 'updated', 'status_changed', 'assigned', 'unassigned',
+               'commented', 'deleted', 'restored')),
+  before     jsonb,
+  after      jsonb,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX task_events_task_idx ON task_events (task_id, id);
+
+CREATE FUNCTION task_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'task_events is append-only (% refused)', TG_OP USING ERRCODE = 'restrict_violation';
+END
+$$;
+
+CREATE TRIGGER task_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON task_events
+  FOR EACH STATEMENT EXECUTE FUNCTION task_events_append_only();
+
+CREATE TABLE comments (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  uuid       uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+  task_id    bigint NOT NULL REFERENCES tasks (id),
+  author_id  bigint NOT NULL REFERENCES users (id),
+  body       text NOT NULL CHECK (length(body) BETWEEN 1 AND 10000),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  deleted_at timestamptz
+);
+
+CREATE INDEX comments_task_idx ON comments (task_id, id) WHERE deleted_at IS NULL;
+`;
+
+export const down = `
+DROP TABLE comments;
+
+-- DROP TABLE fires no row or statement trigger, so the append-only guard does not stand in the way.
+DROP TABLE task_events;
+
+DROP FUNCTION task_events_append_only();
+
+DROP TABLE task_tags;
+
+DROP TABLE tags;
+
+DROP TABLE task_assignees;
+
+DROP TABLE tasks;
+
+DROP TABLE lists;
+`;

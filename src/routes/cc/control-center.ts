@@ -7,8 +7,10 @@
 import type { Core } from '../../core.ts';
 import { UnknownHostError } from '../../db/hosts.ts';
 import { type HttpProblem, problems } from '../../http/problem.ts';
+import { comparableChecksum } from '../../migrations/checksum.ts';
 import { MigrationSetError } from '../../migrations/migration-set.ts';
 import {
+  DataLossError,
   MigrationFailedError,
   RunnerInputError,
   type RunResult,
@@ -49,6 +51,8 @@ export function ccProblem(error: unknown): HttpProblem | undefined {
   if (error instanceof DomainTakenError) return problems.conflict(error.message);
   if (error instanceof DomainNotFoundError) return problems.notFound('domain', error.domain);
   if (error instanceof UnknownRevisionError) return problems.conflict(error.message);
+  if (error instanceof DataLossError)
+    return problems.conflict(`${error.message}; repeat the tenant id in "confirm" to go ahead`);
   // Admin-only routes: the operator needs the PostgreSQL message to fix the migration.
   if (error instanceof MigrationFailedError) return problems.unprocessable(error.message);
   return undefined;
@@ -86,6 +90,7 @@ export class ControlCenter {
       behind: revisionsBehind(this.core.tenantRunner.set, row.revision),
       migration_status: row.migration_status,
       migration_error: row.migration_error,
+      pinned: row.pinned_at !== null,
       migrated_at: iso(row.migrated_at),
       created_at: row.created_at.toISOString(),
       updated_at: row.updated_at.toISOString(),
@@ -167,7 +172,10 @@ export class ControlCenter {
         applied: entry.applied !== null,
         applied_at: iso(entry.applied?.applied_at ?? null),
         duration_ms: entry.applied?.duration_ms ?? null,
-        checksum_ok: entry.applied?.checksum == null ? null : entry.applied.checksum === entry.checksum,
+        // null: not applied, or recorded by an older runner whose checksums cannot be recomputed.
+        checksum_ok: comparableChecksum(entry.applied?.checksum ?? null)
+          ? entry.applied?.checksum === entry.checksum
+          : null,
       }));
     }
     const domains = (await this.core.domains.domainsOf([row.tenant_id])).get(row.tenant_id) ?? [];
@@ -209,10 +217,13 @@ export class ControlCenter {
     }
   }
 
-  async downgrade(tenantId: string, steps: number): Promise<RunView> {
+  async downgrade(tenantId: string, steps: number, allowDataLoss = false): Promise<RunView> {
     requireTenantId(tenantId);
     try {
-      return this.run(tenantId, await translated(() => downgradeTenant(this.core, tenantId, { steps })));
+      return this.run(
+        tenantId,
+        await translated(() => downgradeTenant(this.core, tenantId, { steps, allowDataLoss })),
+      );
     } finally {
       this.cache.invalidate(tenantId);
     }

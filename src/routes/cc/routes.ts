@@ -127,7 +127,8 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
         response: { 200: RunViewSchema, ...problemResponses(400, 401, 403, 404, 409, 422, 503) },
       },
     },
-    async (request) => cc.downgrade(request.params.id, request.body.steps),
+    async (request) =>
+      cc.downgrade(request.params.id, request.body.steps, request.body.confirm === request.params.id),
   );
 
   app.delete(

@@ -46,6 +46,9 @@ export const TenantViewSchema = Type.Object({
   ),
   migration_status: Type.Union([Type.Literal('ok'), Type.Literal('failed'), Type.Literal('pending')]),
   migration_error: Nullable(Type.String()),
+  pinned: Type.Boolean({
+    description: 'Downgraded on purpose: not upgraded automatically until an explicit upgrade (migrate)',
+  }),
   migrated_at: Nullable(Type.String({ format: 'date-time' })),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
@@ -168,7 +171,16 @@ export const LegacyUpgradeQuery = Type.Object({
 });
 
 export const DowngradeBody = Type.Object(
-  { steps: Type.Integer({ minimum: 1, maximum: 1000 }) },
+  {
+    steps: Type.Integer({ minimum: 1, maximum: 1000 }),
+    confirm: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description:
+          'Repeat the tenant id to allow dropping tables or columns that hold rows (otherwise 409)',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 
