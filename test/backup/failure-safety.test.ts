@@ -11,6 +11,7 @@ import type { Core } from '../../src/core.ts';
 import {
   backupTestCore,
   collect,
+  dateOf,
   fingerprint,
   postgresSection,
   query,
@@ -27,7 +28,6 @@ let store: string;
 let configFile: string;
 let tenant: string;
 let scratch: string;
-const today = () => new Date().toISOString().slice(0, 10);
 
 beforeAll(async () => {
   core = await backupTestCore();
@@ -134,7 +134,8 @@ describe('restore failure safety', { timeout: 60_000 }, () => {
   it('a whole-database restore killed during pg_restore leaves the live database as it was', async () => {
     const before = await fingerprint(url);
     // TMPDIR: the killed CLI cannot remove its download folder; keep it inside this file's temp folder.
-    const child = spawnCli(['--configfile', configFile, '--action', 'restore', '--date', today()], {
+    const date = dateOf(await archive('database'));
+    const child = spawnCli(['--configfile', configFile, '--action', 'restore', '--date', date], {
       TMPDIR: scratch,
     });
     const result = collect(child);
@@ -164,7 +165,16 @@ describe('restore failure safety', { timeout: 60_000 }, () => {
   it('a tenant restore killed while loading leaves the tenant as it was', async () => {
     const before = await fingerprint(url);
     const child = spawnCli(
-      ['--configfile', configFile, '--action', 'restore', '--date', today(), '--tenant', tenant],
+      [
+        '--configfile',
+        configFile,
+        '--action',
+        'restore',
+        '--date',
+        dateOf(await archive('tenant')),
+        '--tenant',
+        tenant,
+      ],
       { TMPDIR: scratch },
     );
     const result = collect(child);
@@ -177,7 +187,7 @@ describe('restore failure safety', { timeout: 60_000 }, () => {
     for (let i = 0; i < 400 && !copying; i++) {
       const active = await query(
         url,
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'psql' AND query ILIKE 'COPY%'",
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'psql' AND datname = current_database() AND query ILIKE 'COPY%'",
       );
       copying = active.length > 0;
       if (!copying) await sleep(20);

@@ -10,6 +10,7 @@ import { upgradeFleet } from '../../src/migrations/fleet.ts';
 import { loadMigrationSet } from '../../src/migrations/migration-set.ts';
 import { MigrationRunner } from '../../src/migrations/runner.ts';
 import { TenantRegistry } from '../../src/tenancy/registry.ts';
+import { eventually } from '../faults/support.ts';
 import { onFileEnd } from '../helpers/cleanup.ts';
 import { collect, runCli, spawnCli } from '../helpers/cli.ts';
 import { testCore } from '../helpers/core.ts';
@@ -118,26 +119,42 @@ describe('tenantry db (spawned CLI)', () => {
 
   it('a runner killed with SIGKILL mid-revision leaves the previous revision; the next run completes', async () => {
     await tenantBehind('killed', DEFAULT_HOST, revisions[0]);
+    const atFirst = await catalogSnapshot(db, 'killed');
     // Hold a lock the second revision needs (sessions references users), so the CLI stops inside it.
     const blocker = new pg.Client({ connectionString: core.database.url });
     await blocker.connect();
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE killed.users IN ACCESS EXCLUSIVE MODE');
-    const child = spawnCli(['db', 'upgrade', 'head', '--tenant', 'killed'], env);
-    const done = collect(child);
-    for (let i = 0; i < 100; i++) {
-      const waiting = await blocker.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'tenantry'`,
-      );
-      if (waiting.rows[0].n > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE killed.users IN ACCESS EXCLUSIVE MODE');
+      const child = spawnCli(['db', 'upgrade', 'head', '--tenant', 'killed'], env);
+      const done = collect(child);
+      // Read through the pool, not the blocker: inside its transaction pg_stat_activity is a snapshot
+      // frozen at its first read. The CLI's backend must be waiting for exactly that table's lock.
+      await eventually('the CLI waits inside its migration for the lock on killed.users', async () => {
+        const waiting = await sql<{ n: number }>`
+          SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE a.datname = current_database() AND a.application_name = 'tenantry'
+             AND a.wait_event_type = 'Lock' AND NOT l.granted
+             AND l.relation = 'killed.users'::regclass`.execute(db);
+        return waiting.rows[0]!.n > 0;
+      });
+      child.kill('SIGKILL');
+      expect((await done).signal).toBe('SIGKILL');
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
     }
-    child.kill('SIGKILL');
-    expect((await done).signal).toBe('SIGKILL');
-    await blocker.query('ROLLBACK');
-    await blocker.end();
+    // The killed CLI's backend rolls back once it notices its client is gone.
+    await eventually('the killed runner’s session is gone', async () => {
+      const left = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'tenantry' AND state <> 'idle'
+           AND pid <> pg_backend_pid()`.execute(db);
+      return left.rows[0]!.n === 0;
+    });
 
     expect((await core.tenantRunner.status(targetOf('killed'))).current).toBe(revisions[0]);
+    expect(await catalogSnapshot(db, 'killed')).toEqual(atFirst);
     const again = await runCli(['db', 'upgrade', 'head', '--tenant', 'killed'], env);
     expect(again.code).toBe(0);
     expect((await core.tenantRunner.status(targetOf('killed'))).current).toBe(head);

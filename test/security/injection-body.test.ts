@@ -34,7 +34,7 @@ import {
   TYPE_PAYLOADS,
   wellFormed,
 } from './payloads.ts';
-import { bodyFields, databaseSnapshot, type JsonSchema, schemaRows } from './support.ts';
+import { bodyFields, databaseSnapshot, type JsonSchema, schemaRows, storedVerbatim } from './support.ts';
 
 const { app, a, b, idsOfA, ops, baseRequest, probe } = await injectionFixture();
 
@@ -67,15 +67,21 @@ describe('injection payloads in bodies are data, never SQL', { timeout: 90_000 }
             response.body.startsWith('{')
           ) {
             const echoed = response.json<Record<string, unknown>>()[field];
-            // Fields the answer echoes must hold exactly what was sent (no truncation or unescaping); the
-            // only change allowed is UTF-8's: a lone surrogate is not a character and arrives as U+FFFD.
-            if (typeof echoed === 'string' && echoed !== wellFormed(payload))
-              verbatim.push({
-                where: `${op.operationId} ${field}`,
-                payload: shown(payload),
-                status: 0,
-                body: shown(echoed),
-              });
+            // A field the answer echoes is stored: the database (the attacker's schema or the shared
+            // account directory) must hold exactly what was sent, read back from PostgreSQL itself, not
+            // from the answer — no truncation, unescaping or re-encoding. The only change allowed is
+            // UTF-8's: a lone surrogate is not a character and arrives as U+FFFD.
+            if (typeof echoed === 'string') {
+              const expected = wellFormed(payload);
+              const stored = await storedVerbatim(app, [a.tenant, 'public'], expected);
+              if (echoed !== expected || !stored)
+                verbatim.push({
+                  where: `${op.operationId} ${field}`,
+                  payload: shown(payload),
+                  status: stored ? 0 : -2,
+                  body: `${stored ? 'stored' : 'NOT stored verbatim'}; answered ${shown(echoed)}`,
+                });
+            }
           }
         }
       }
