@@ -37,7 +37,9 @@ async function tenantBehind(tenantId: string, host = DEFAULT_HOST, at = revision
   await core.registry.recordMigration(tenantId, { revision: at, status: 'ok', error: null });
 }
 
-describe('tenantry db (spawned CLI)', () => {
+// The CLI runs in this process (runCli: the command line's real entry, runTenantry); the SIGKILL test
+// spawns it. The production build's bin is spawned in test/built/production-build.test.ts.
+describe('tenantry db (CLI in-process; SIGKILL spawns it)', () => {
   it('upgrade head --tenant a --dry-run reports and changes nothing; without --dry-run it applies', async () => {
     await tenantBehind('cli_one');
     const before = await catalogSnapshot(db, 'cli_one');
