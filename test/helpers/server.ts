@@ -20,7 +20,12 @@ export interface ServerProcess {
 export function spawnServer(
   env: Record<string, string>,
   port?: number,
-  options: { built?: boolean; startTimeoutMs?: number } = {},
+  options: {
+    built?: boolean;
+    startTimeoutMs?: number;
+    /** Called with the child as soon as it exists (before it listens). */
+    onSpawn?: (child: ChildProcess) => void;
+  } = {},
 ): Promise<ServerProcess> & { child?: ChildProcess } {
   return (async () => {
     const chosen = port ?? (await freePort());
@@ -38,6 +43,7 @@ export function spawnServer(
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    options.onSpawn?.(child);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();

@@ -5,6 +5,7 @@
  * pg_stat_activity, the schemas' version tables), never through a fixed wait. Cluster mode runs from the
  * production build: test/built/production-build.test.ts.
  */
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.ts';
@@ -58,6 +59,29 @@ async function holdUsers(tenantId: string) {
   };
 }
 
+/** CPU time (clock ticks) a process has used so far (Linux /proc). */
+async function cpuTicks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * A check for `eventually`: true once `pid` has used no CPU for five polls in a row (a second), or once
+ * its port accepts connections (the caller then finds the port open and fails).
+ */
+function idleOrListening(pid: number, port: number): () => Promise<boolean> {
+  let last = -1;
+  let still = 0;
+  return async () => {
+    if (!(await refused(`http://127.0.0.1:${port}`))) return true;
+    const ticks = await cpuTicks(pid);
+    still = ticks === last ? still + 1 : 0;
+    last = ticks;
+    return still >= 5;
+  };
+}
+
 const logLines = (server: ServerProcess) =>
   server
     .output()
@@ -80,10 +104,18 @@ describe('MIGRATE_TENANTS_ON_START with tenants behind head', { timeout: 150_000
     const lock = await holdUsers('start_blk_b');
     const port = await freePort();
     let starting: ReturnType<typeof spawnServer> | undefined;
+    let pid = 0;
     try {
-      starting = spawnServer({ ...env, MIGRATE_TENANTS_ON_START: 'blocking' }, port, SLOW_START);
+      starting = spawnServer({ ...env, MIGRATE_TENANTS_ON_START: 'blocking' }, port, {
+        ...SLOW_START,
+        onSpawn: (child) => {
+          pid = child.pid!;
+        },
+      });
       await eventually('the start-up migration waits for start_blk_b', lock.waitedFor);
-      // Migrating, so not serving: the port is not open yet.
+      // The process has nothing left to do but wait for the migration (a server that went on to load
+      // its app and listen would keep using CPU until the port opened).
+      await eventually('the server process is idle', idleOrListening(pid, port));
       expect(await refused(`http://127.0.0.1:${port}`)).toBe(true);
       expect(await current('start_blk_b')).toBe(behindBy1);
     } finally {
