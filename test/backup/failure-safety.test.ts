@@ -52,7 +52,8 @@ beforeAll(async () => {
   // The live database moves on after the backups: "as before" below means this state, not the backup's.
   await query(url, `DELETE FROM "${tenant}".users WHERE id % 2 = 0`);
   await query(url, `UPDATE "${tenant}".bulk SET body = 'after' WHERE id <= 1000`);
-});
+  // 400,000 rows and two pg_dumps: over a minute when the whole suite loads a 2-core machine.
+}, 180_000);
 
 async function archive(kind: 'database' | 'tenant'): Promise<string> {
   const names = (await readdir(store)).filter((name) => name.endsWith('.dump') && name.includes(`--${kind}`));
