@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
+import { baseDomainProblem } from './tenancy/domain-name.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -36,6 +37,11 @@ export interface Config {
   databasePoolSize: number;
   /** Folder for local state (embedded PostgreSQL data, mail outbox). */
   dataDir: string;
+  /**
+   * Normalised parent of tenant subdomains (`tasks.example.com`): a bare label `acme` given as a tenant
+   * domain means `acme.tasks.example.com`. undefined → a bare label stays a single-label domain.
+   */
+  tenantBaseDomain: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -125,6 +131,7 @@ export function loadConfig(env: Env): Config {
   const webConcurrency = integer('WEB_CONCURRENCY', 1, 1, 64);
   const databasePoolSize = integer('DATABASE_POOL_SIZE', 10, 1, 200);
   const dataDir = value('DATA_DIR') ?? '.data';
+  const tenantBaseDomain = baseDomain(value('TENANT_BASE_DOMAIN'), problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -144,7 +151,18 @@ export function loadConfig(env: Env): Config {
     webConcurrency,
     databasePoolSize,
     dataDir,
+    tenantBaseDomain,
   };
+}
+
+function baseDomain(raw: string | undefined, problems: string[]): string | undefined {
+  if (raw === undefined) return undefined;
+  const checked = baseDomainProblem(raw);
+  if ('domain' in checked) return checked.domain;
+  problems.push(
+    `TENANT_BASE_DOMAIN=${JSON.stringify(raw)}: expected a domain like tasks.example.com (${checked.problem})`,
+  );
+  return undefined;
 }
 
 function isUrl(raw: string, protocols: string[]): boolean {

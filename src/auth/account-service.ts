@@ -33,7 +33,8 @@ export interface AccountServiceDeps {
   tenants: TenantService;
   /** Called after a tenant is created so this process serves it at once (registry cache). */
   onTenantCreated: (tenantId: string) => Promise<void>;
-  openTenant: (tenantId: string) => Promise<TenantContext | null>;
+  /** The tenant, when it may be served to this client (its Host may pin another tenant: null). */
+  openTenant: (tenantId: string, client: ClientInfo) => Promise<TenantContext | null>;
   directory: DirectoryWork;
   hasher: PasswordHasher;
   mailer: Mailer;
@@ -150,7 +151,7 @@ export class AccountService {
       [`login:email:${email}`, limits.loginPerEmail],
     ]);
     const entry = await this.deps.directory.repository().find(email);
-    const tenant = entry ? await this.deps.openTenant(entry.tenant_id) : null;
+    const tenant = entry ? await this.deps.openTenant(entry.tenant_id, client) : null;
     const db = tenant ? accountDb(tenant.db) : undefined;
     const user =
       db && entry ? await new CredentialsRepository(db).find({ uuid: entry.user_uuid }) : undefined;
@@ -208,7 +209,7 @@ export class AccountService {
     ]);
     this.deps.background.run('password-reset-mail', async () => {
       const entry = await this.deps.directory.repository().find(email);
-      const tenant = entry ? await this.deps.openTenant(entry.tenant_id) : null;
+      const tenant = entry ? await this.deps.openTenant(entry.tenant_id, client) : null;
       if (!entry || !tenant) return;
       const db = accountDb(tenant.db);
       const user = await new CredentialsRepository(db).find({ uuid: entry.user_uuid });
@@ -245,7 +246,7 @@ export class AccountService {
   ): Promise<T> {
     this.deps.limiter.consume([[`token:ip:${client.ip}`, this.deps.limits.tokenPerIp]]);
     const parsed = parseTenantToken(token);
-    const tenant = parsed ? await this.deps.openTenant(parsed.tenantId) : null;
+    const tenant = parsed ? await this.deps.openTenant(parsed.tenantId, client) : null;
     if (!parsed || !tenant) throw problems.badRequest(BAD_LINK);
     return accountDb(tenant.db)
       .transaction()

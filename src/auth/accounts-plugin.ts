@@ -51,7 +51,7 @@ export const accountsPlugin = fp(
         const row = await core.registry.find(tenantId);
         if (row) app.registryCache.put(row);
       },
-      openTenant: (tenantId) => openTenant(app, tenantId),
+      openTenant: (tenantId, client) => openTenant(app, tenantId, client.host),
       directory,
       hasher,
       mailer,

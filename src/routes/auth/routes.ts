@@ -29,6 +29,7 @@ const tags = ['auth'];
 export const clientOf = (request: FastifyRequest): ClientInfo => ({
   ip: request.ip,
   userAgent: request.headers['user-agent'],
+  host: request.hostname,
 });
 
 const RegisterBody = Type.Object(

@@ -15,9 +15,13 @@ import { legacyRoutes } from './aliases.ts';
 import { ControlCenter, ccProblem, requireTenantId } from './control-center.ts';
 import { JobStore } from './jobs.ts';
 import {
+  AddDomainBody,
   CreatedSchema,
   CreateTenantBody,
   DeleteQuery,
+  DomainListSchema,
+  DomainParams,
+  DomainViewSchema,
   DowngradeBody,
   DriftQuery,
   DriftSchema,
@@ -43,7 +47,7 @@ const security = [{ bearer: [] }];
 
 export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions> = async (app, options) => {
   app.addHook('onRequest', adminGuard(options.adminToken));
-  const cc = new ControlCenter(app.core, app.registryCache);
+  const cc = new ControlCenter(app.core, app.registryCache, app.tenantDomains);
   const jobs = new JobStore(app.core, app.registryCache);
   app.addHook('onClose', () => jobs.settle());
 
@@ -134,6 +138,60 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     },
     async (request, reply) => {
       await cc.delete(request.params.id, request.query.confirm);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/cc/tenants/:id/domains',
+    {
+      schema: {
+        operationId: 'cc.tenants.domains.list',
+        tags,
+        security,
+        params: IdParams,
+        response: { 200: DomainListSchema, ...problemResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request) => cc.listDomains(request.params.id),
+  );
+
+  app.post(
+    '/cc/tenants/:id/domains',
+    {
+      schema: {
+        operationId: 'cc.tenants.domains.add',
+        tags,
+        security,
+        params: IdParams,
+        body: AddDomainBody,
+        // 201 added; 200 when the tenant already had it (adding is idempotent).
+        response: {
+          200: DomainViewSchema,
+          201: DomainViewSchema,
+          ...problemResponses(400, 401, 403, 404, 409, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { domain, created } = await cc.addDomain(request.params.id, request.body.domain);
+      return reply.code(created ? 201 : 200).send(domain);
+    },
+  );
+
+  app.delete(
+    '/cc/tenants/:id/domains/:domain',
+    {
+      schema: {
+        operationId: 'cc.tenants.domains.remove',
+        tags,
+        security,
+        params: DomainParams,
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      await cc.removeDomain(request.params.id, request.params.domain);
       return reply.code(204).send(null);
     },
   );
