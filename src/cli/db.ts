@@ -387,6 +387,9 @@ async function drift(argv: string[]): Promise<number> {
   if (positionals.length) throw new CliError(`unexpected argument ${positionals.join(' ')}`, EXIT.USAGE);
   const tenants = listOption(values.tenants, '--tenants');
   return withCore(async (core) => {
+    // A misspelt host would otherwise check no tenant and pass the gate (exit 0).
+    if (values.host && !core.hosts.has(values.host))
+      throw new CliError(`unknown host "${values.host}"`, EXIT.USAGE);
     await assertRegistered(core, tenants, '--tenants');
     const report = await detectDrift(core.hosts, core.registry, core.tenantRunner, {
       tenants,

@@ -11,6 +11,7 @@ import type { Core } from '../../src/core.ts';
 import {
   backupTestCore,
   collect,
+  dateOf,
   fingerprint,
   postgresSection,
   query,
@@ -27,7 +28,6 @@ let store: string;
 let configFile: string;
 let tenant: string;
 let scratch: string;
-const today = () => new Date().toISOString().slice(0, 10);
 
 beforeAll(async () => {
   core = await backupTestCore();
@@ -52,7 +52,8 @@ beforeAll(async () => {
   // The live database moves on after the backups: "as before" below means this state, not the backup's.
   await query(url, `DELETE FROM "${tenant}".users WHERE id % 2 = 0`);
   await query(url, `UPDATE "${tenant}".bulk SET body = 'after' WHERE id <= 1000`);
-});
+  // 400,000 rows and two pg_dumps: over a minute when the whole suite loads a 2-core machine.
+}, 180_000);
 
 async function archive(kind: 'database' | 'tenant'): Promise<string> {
   const names = (await readdir(store)).filter((name) => name.endsWith('.dump') && name.includes(`--${kind}`));
@@ -134,7 +135,8 @@ describe('restore failure safety', { timeout: 60_000 }, () => {
   it('a whole-database restore killed during pg_restore leaves the live database as it was', async () => {
     const before = await fingerprint(url);
     // TMPDIR: the killed CLI cannot remove its download folder; keep it inside this file's temp folder.
-    const child = spawnCli(['--configfile', configFile, '--action', 'restore', '--date', today()], {
+    const date = dateOf(await archive('database'));
+    const child = spawnCli(['--configfile', configFile, '--action', 'restore', '--date', date], {
       TMPDIR: scratch,
     });
     const result = collect(child);
@@ -164,7 +166,16 @@ describe('restore failure safety', { timeout: 60_000 }, () => {
   it('a tenant restore killed while loading leaves the tenant as it was', async () => {
     const before = await fingerprint(url);
     const child = spawnCli(
-      ['--configfile', configFile, '--action', 'restore', '--date', today(), '--tenant', tenant],
+      [
+        '--configfile',
+        configFile,
+        '--action',
+        'restore',
+        '--date',
+        dateOf(await archive('tenant')),
+        '--tenant',
+        tenant,
+      ],
       { TMPDIR: scratch },
     );
     const result = collect(child);
@@ -177,7 +188,7 @@ describe('restore failure safety', { timeout: 60_000 }, () => {
     for (let i = 0; i < 400 && !copying; i++) {
       const active = await query(
         url,
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'psql' AND query ILIKE 'COPY%'",
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'psql' AND datname = current_database() AND query ILIKE 'COPY%'",
       );
       copying = active.length > 0;
       if (!copying) await sleep(20);

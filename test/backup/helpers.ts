@@ -194,3 +194,13 @@ async function dropDatabases(prefix: string): Promise<void> {
   );
   for (const { datname } of rows) await query(admin, `DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
 }
+
+/**
+ * The UTC day (`YYYY-MM-DD`) a backup was taken, read from its stored name (`…--20261126-130832-653Z.dump`):
+ * `--date` of that backup even when the test runs across midnight.
+ */
+export function dateOf(name: string): string {
+  const found = /--(\d{4})(\d{2})(\d{2})-\d{6}-\d{3}Z\.dump/.exec(name);
+  if (!found) throw new Error(`no backup name in: ${name}`);
+  return `${found[1]}-${found[2]}-${found[3]}`;
+}

@@ -3,13 +3,15 @@
  * - whole database: seed two tenants → backup → change and delete data → restore in place → every table
  *   equals the seeded state;
  * - one tenant in place: only that tenant goes back, the other keeps its changes;
- * - into a new database and a tenant into a new schema: the source stays untouched.
+ * - into a new database and a tenant into a new schema: the copy holds exactly the backed-up rows (table by
+ *   table, compared with the fingerprint taken at backup time) and the source stays untouched.
  */
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Core } from '../../src/core.ts';
 import {
   backupTestCore,
+  dateOf,
   fingerprint,
   postgresSection,
   query,
@@ -25,7 +27,10 @@ let url: string;
 let configFile: string;
 let tenantA: string;
 let tenantB: string;
-const today = () => new Date().toISOString().slice(0, 10);
+/** The database-wide backup of the first test: its stored name and every table's rows at that moment. */
+let databaseBackup: { day: string; rows: Record<string, string> } | undefined;
+/** The tenant backup of the second test, likewise (tenantA's tables only). */
+let tenantBackup: { day: string; rows: Record<string, string> } | undefined;
 
 beforeAll(async () => {
   core = await backupTestCore();
@@ -40,9 +45,19 @@ beforeAll(async () => {
   });
 });
 
-/** `--action restore --date <today>` with this file's config, plus `extra` flags. */
-function restoreToday(...extra: string[]) {
-  return runCli(['--configfile', configFile, '--action', 'restore', '--date', today(), ...extra]);
+/**
+ * `--action restore --date <day>` with this file's config, plus `extra` flags. The day is the one in the
+ * backup's stored name (not "today", which changes if the run crosses UTC midnight).
+ */
+function restoreOf(day: string, ...extra: string[]) {
+  return runCli(['--configfile', configFile, '--action', 'restore', '--date', day, ...extra]);
+}
+
+/** `schema.table` keys of a fingerprint renamed to another schema. */
+function renamed(rows: Record<string, string>, from: string, to: string): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(rows).map(([key, value]) => [key.replace(`${from}.`, `${to}.`), value]),
+  );
 }
 
 async function mutate(tenant: string): Promise<void> {
@@ -61,6 +76,7 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
     expect(backup.stderr).toBe('');
     expect(backup.code).toBe(0);
     expect(backup.stdout).toMatch(/^stored \S+--database--\S+\.dump in local folder/);
+    databaseBackup = { day: dateOf(backup.stdout), rows: seeded };
 
     await mutate(tenantA);
     await mutate(tenantB);
@@ -68,7 +84,7 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
     await query(url, `DELETE FROM public.tenants WHERE tenant_id = $1`, [tenantA]);
     expect(await fingerprint(url)).not.toEqual(seeded);
 
-    const restore = await restoreToday();
+    const restore = await restoreOf(databaseBackup.day);
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
     expect(restore.stdout).toContain(`into database ${core.database.name} (replaced)`);
@@ -87,6 +103,7 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
     const backup = await runCli(['--configfile', configFile, '--action', 'backup', '--tenant', tenantA]);
     expect(backup.code).toBe(0);
     expect(backup.stdout).toContain(`--tenant-${tenantA}--`);
+    tenantBackup = { day: dateOf(backup.stdout), rows: seededA };
 
     await mutate(tenantA);
     await query(url, `DROP TABLE "${tenantA}".notes`);
@@ -94,7 +111,7 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
     const changedB = await fingerprint(url, [tenantB]);
     await query(url, `UPDATE public.tenants SET revision = 'bogus' WHERE tenant_id = $1`, [tenantA]);
 
-    const restore = await restoreToday('--tenant', tenantA);
+    const restore = await restoreOf(tenantBackup.day, '--tenant', tenantA);
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
     expect(await fingerprint(url, [tenantA])).toEqual(seededA);
@@ -116,14 +133,17 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
   it('restores into a new database and leaves the source untouched', async () => {
     const before = await fingerprint(url);
     const destDb = `${core.database.name}_copy`;
-    const restore = await restoreToday('--dest-db', destDb);
+    const restore = await restoreOf(databaseBackup!.day, '--dest-db', destDb);
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
     expect(await fingerprint(url)).toEqual(before);
+    // The copy holds the backed-up rows, table by table — not the live database's since-changed ones.
     const copy = await fingerprint(withDatabase(url, destDb));
     expect(Object.keys(copy)).toContain('public.tenants');
+    expect(copy).toEqual(databaseBackup!.rows);
+    expect(copy).not.toEqual(before);
 
-    const again = await restoreToday('--dest-db', destDb);
+    const again = await restoreOf(databaseBackup!.day, '--dest-db', destDb);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain(`database ${destDb} already exists`);
   });
@@ -131,19 +151,25 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
   it('copies a tenant into a new schema, registered only with --register', async () => {
     const before = await fingerprint(url);
     const copyName = `${tenantA}_copy`;
-    const plain = await restoreToday('--tenant', tenantA, '--dest-schema', copyName);
+    // The source moves on after its backup: the copy must hold the backup's rows, not today's.
+    await mutate(tenantA);
+    const source = await fingerprint(url, [tenantA]);
+    const plain = await restoreOf(tenantBackup!.day, '--tenant', tenantA, '--dest-schema', copyName);
     expect(plain.stderr).toBe('');
     expect(plain.code).toBe(0);
-    const after = await fingerprint(url);
-    const sourceTables = Object.keys(before).filter((key) => key.startsWith(`${tenantA}.`));
-    for (const key of sourceTables) {
-      expect(after[key]).toBe(before[key]);
-      expect(after[key.replace(`${tenantA}.`, `${copyName}.`)]).toBeDefined();
-    }
+    expect(await fingerprint(url, [tenantA])).toEqual(source);
+    expect(await fingerprint(url, [copyName])).toEqual(renamed(tenantBackup!.rows, tenantA, copyName));
     expect(await query(url, 'SELECT 1 FROM public.tenants WHERE tenant_id = $1', [copyName])).toEqual([]);
 
     const registered = `${tenantA}_reg`;
-    const withRegister = await restoreToday('--tenant', tenantA, '--dest-schema', registered, '--register');
+    const withRegister = await restoreOf(
+      tenantBackup!.day,
+      '--tenant',
+      tenantA,
+      '--dest-schema',
+      registered,
+      '--register',
+    );
     expect(withRegister.code).toBe(0);
     expect(withRegister.stdout).toContain('registered in public.tenants');
     const rows = await query<{ status: string; revision: string }>(
@@ -152,8 +178,13 @@ describe('backup and restore round trip', { timeout: 60_000 }, () => {
       [registered],
     );
     expect(rows).toEqual([{ status: 'active', revision: core.tenantRunner.set.head }]);
-    const source = await fingerprint(url, [tenantA]);
-    const beforeSource = Object.fromEntries(sourceTables.map((key) => [key, before[key]]));
-    expect(source).toEqual(beforeSource);
+    expect(await fingerprint(url, [registered])).toEqual(renamed(tenantBackup!.rows, tenantA, registered));
+    expect(await fingerprint(url, [tenantA])).toEqual(source);
+    // Outside tenantA, its two copies and the registry, no row changed.
+    const others = (rows: Record<string, string>) =>
+      Object.fromEntries(
+        Object.entries(rows).filter(([key]) => !key.startsWith(tenantA) && !key.startsWith('public.')),
+      );
+    expect(others(await fingerprint(url))).toEqual(others(before));
   });
 });

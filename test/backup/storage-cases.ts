@@ -8,6 +8,7 @@ import type { Core } from '../../src/core.ts';
 import {
   backupTestCore,
   type ConfigSections,
+  dateOf,
   fingerprint,
   postgresSection,
   query,
@@ -44,7 +45,8 @@ export function storageEngineTests(storage: (folder: string) => Promise<ConfigSe
   let url: string;
   let tenant: string;
   let configFile: string;
-  const today = () => new Date().toISOString().slice(0, 10);
+  /** The day of the tenant backups the first test made (a UTC day; the test may cross midnight). */
+  let tenantBackupDay = '';
   const cli = (...args: string[]) => runCli(['--configfile', configFile, ...args]);
 
   beforeAll(async () => {
@@ -64,6 +66,7 @@ export function storageEngineTests(storage: (folder: string) => Promise<ConfigSe
       made.push(/^stored (\S+)/.exec(result.stdout)![1]!);
     }
     const [db1, t1, t2, db2] = made;
+    tenantBackupDay = dateOf(t2!);
     expect(made.slice(3).join()).toMatch(/--database--/);
     const list = await cli('--action', 'list');
     expect(list.code).toBe(0);
@@ -90,7 +93,7 @@ export function storageEngineTests(storage: (folder: string) => Promise<ConfigSe
   it('restores a tenant from what it stored', async () => {
     const before = await fingerprint(url, [tenant]);
     await query(url, `DELETE FROM "${tenant}".notes`);
-    const result = await cli('--action', 'restore', '--date', today(), '--tenant', tenant);
+    const result = await cli('--action', 'restore', '--date', tenantBackupDay, '--tenant', tenant);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(await fingerprint(url, [tenant])).toEqual(before);

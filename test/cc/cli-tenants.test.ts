@@ -5,10 +5,10 @@ import { collect, runCli, spawnCli } from '../helpers/cli.ts';
 import { testCore } from '../helpers/core.ts';
 import { randomTenantId, schemaExists } from '../tenancy/helpers.ts';
 
-// Each spawned CLI boots tsx (seconds on a busy 2-core machine): generous per-test budget.
-// CLI runs go one after another: a burst of parallel tsx start-ups starves the other test files'
-// processes of CPU, and their overload guard (under-pressure) then answers 503.
-describe('tenantry tenants (spawned CLI)', { timeout: 120_000 }, () => {
+// The CLI runs in this process (runCli: the command line's real entry, runTenantry); only the SIGKILL
+// test spawns it (tsx: seconds on a busy 2-core machine, hence the budget). The production build's bin is
+// spawned in test/built/production-build.test.ts.
+describe('tenantry tenants (CLI in-process; SIGKILL spawns it)', { timeout: 120_000 }, () => {
   it('create → list → show → delete, with JSON output, help and exit codes', async () => {
     const core = await testCore();
     const env = { DATABASE_URL: core.database.url };

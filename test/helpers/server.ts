@@ -1,5 +1,6 @@
 /**
- * Starts the real server process (src/server.ts through tsx) on a free port and waits until it listens.
+ * Starts the real server process (src/server.ts through tsx, or with `built` the production build
+ * `dist/src/server.js`, see test/helpers/built.ts) on a free port and waits until it listens.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -19,10 +20,17 @@ export interface ServerProcess {
 export function spawnServer(
   env: Record<string, string>,
   port?: number,
+  options: {
+    built?: boolean;
+    startTimeoutMs?: number;
+    /** Called with the child as soon as it exists (before it listens). */
+    onSpawn?: (child: ChildProcess) => void;
+  } = {},
 ): Promise<ServerProcess> & { child?: ChildProcess } {
   return (async () => {
     const chosen = port ?? (await freePort());
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const entry = options.built ? ['dist/src/server.js'] : ['--import', 'tsx', 'src/server.ts'];
+    const child = spawn(process.execPath, entry, {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -35,6 +43,7 @@ export function spawnServer(
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    options.onSpawn?.(child);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -51,7 +60,7 @@ export function spawnServer(
         await exited;
       }
     });
-    const deadline = Date.now() + 45_000;
+    const deadline = Date.now() + (options.startTimeoutMs ?? 45_000);
     while (!output.includes('Server listening')) {
       if (child.exitCode !== null) break;
       if (Date.now() > deadline) throw new Error(`server did not start:\n${output}`);

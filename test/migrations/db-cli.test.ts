@@ -10,6 +10,7 @@ import { upgradeFleet } from '../../src/migrations/fleet.ts';
 import { loadMigrationSet } from '../../src/migrations/migration-set.ts';
 import { MigrationRunner } from '../../src/migrations/runner.ts';
 import { TenantRegistry } from '../../src/tenancy/registry.ts';
+import { eventually } from '../faults/support.ts';
 import { onFileEnd } from '../helpers/cleanup.ts';
 import { collect, runCli, spawnCli } from '../helpers/cli.ts';
 import { testCore } from '../helpers/core.ts';
@@ -36,7 +37,9 @@ async function tenantBehind(tenantId: string, host = DEFAULT_HOST, at = revision
   await core.registry.recordMigration(tenantId, { revision: at, status: 'ok', error: null });
 }
 
-describe('tenantry db (spawned CLI)', () => {
+// The CLI runs in this process (runCli: the command line's real entry, runTenantry); the SIGKILL test
+// spawns it. The production build's bin is spawned in test/built/production-build.test.ts.
+describe('tenantry db (CLI in-process; SIGKILL spawns it)', () => {
   it('upgrade head --tenant a --dry-run reports and changes nothing; without --dry-run it applies', async () => {
     await tenantBehind('cli_one');
     const before = await catalogSnapshot(db, 'cli_one');
@@ -118,26 +121,42 @@ describe('tenantry db (spawned CLI)', () => {
 
   it('a runner killed with SIGKILL mid-revision leaves the previous revision; the next run completes', async () => {
     await tenantBehind('killed', DEFAULT_HOST, revisions[0]);
+    const atFirst = await catalogSnapshot(db, 'killed');
     // Hold a lock the second revision needs (sessions references users), so the CLI stops inside it.
     const blocker = new pg.Client({ connectionString: core.database.url });
     await blocker.connect();
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE killed.users IN ACCESS EXCLUSIVE MODE');
-    const child = spawnCli(['db', 'upgrade', 'head', '--tenant', 'killed'], env);
-    const done = collect(child);
-    for (let i = 0; i < 100; i++) {
-      const waiting = await blocker.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'tenantry'`,
-      );
-      if (waiting.rows[0].n > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE killed.users IN ACCESS EXCLUSIVE MODE');
+      const child = spawnCli(['db', 'upgrade', 'head', '--tenant', 'killed'], env);
+      const done = collect(child);
+      // Read through the pool, not the blocker: inside its transaction pg_stat_activity is a snapshot
+      // frozen at its first read. The CLI's backend must be waiting for exactly that table's lock.
+      await eventually('the CLI waits inside its migration for the lock on killed.users', async () => {
+        const waiting = await sql<{ n: number }>`
+          SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE a.datname = current_database() AND a.application_name = 'tenantry'
+             AND a.wait_event_type = 'Lock' AND NOT l.granted
+             AND l.relation = 'killed.users'::regclass`.execute(db);
+        return waiting.rows[0]!.n > 0;
+      });
+      child.kill('SIGKILL');
+      expect((await done).signal).toBe('SIGKILL');
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
     }
-    child.kill('SIGKILL');
-    expect((await done).signal).toBe('SIGKILL');
-    await blocker.query('ROLLBACK');
-    await blocker.end();
+    // The killed CLI's backend rolls back once it notices its client is gone.
+    await eventually('the killed runner’s session is gone', async () => {
+      const left = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'tenantry' AND state <> 'idle'
+           AND pid <> pg_backend_pid()`.execute(db);
+      return left.rows[0]!.n === 0;
+    });
 
     expect((await core.tenantRunner.status(targetOf('killed'))).current).toBe(revisions[0]);
+    expect(await catalogSnapshot(db, 'killed')).toEqual(atFirst);
     const again = await runCli(['db', 'upgrade', 'head', '--tenant', 'killed'], env);
     expect(again.code).toBe(0);
     expect((await core.tenantRunner.status(targetOf('killed'))).current).toBe(head);
@@ -248,6 +267,155 @@ describe('tenantry db (spawned CLI)', () => {
     expect(set.migrations).toHaveLength(3);
     expect(set.migrations[2]!.follows).toBe('aaaaaaaaaaa2');
     expect(set.migrations[2]!.description).toBe('Add manual change');
+  });
+});
+
+describe('tenantry db: status, gates, downgrades and host filters', () => {
+  const versionRows = async (schema: string, host = DEFAULT_HOST) =>
+    (
+      await sql<{ revision: string; checksum: string | null }>`SELECT revision, checksum FROM ${sql.table(
+        `${schema}.schema_migrations`,
+      )} ORDER BY revision`.execute(core.hosts.db(host))
+    ).rows;
+
+  it('current --all: the public schema and every tenant on every host, with how far behind', async () => {
+    await tenantBehind('cur_behind');
+    await tenantBehind('cur_far', 'eu2', revisions[0]);
+    await core.tenants.create({ name: 'cur_head', tenantId: 'cur_head' });
+    const run = await runCli(['db', 'current', '--all', '--json'], env);
+    const lines = JSON.parse(run.stdout) as Array<{ schema: string; unknown: string[] }>;
+    // Behind is not an error for `current`; a schema ahead of the code (an earlier test's) is: exit 3.
+    expect(run.code, run.stderr).toBe(lines.some((l) => l.unknown.length > 0) ? 3 : 0);
+    const line = (schema: string) => lines.find((l) => l.schema === schema);
+    expect(line('public')).toMatchObject({ host: DEFAULT_HOST, behind: 0, head: core.publicRunner.set.head });
+    expect(line('cur_behind')).toMatchObject({
+      host: DEFAULT_HOST,
+      current: revisions.at(-2),
+      head,
+      behind: 1,
+    });
+    expect(line('cur_far')).toMatchObject({
+      host: 'eu2',
+      current: revisions[0],
+      head,
+      behind: revisions.length - 1,
+    });
+    expect(line('cur_head')).toMatchObject({ host: DEFAULT_HOST, current: head, behind: 0 });
+    // Every registered tenant is listed, once.
+    const registered = (await core.registry.list({ statuses: ['active', 'suspended'] })).map(
+      (t) => t.tenant_id,
+    );
+    expect(
+      lines
+        .filter((l) => l.schema !== 'public')
+        .map((l) => l.schema)
+        .sort(),
+    ).toEqual(registered.sort());
+  });
+
+  it('check exits 1 when an applied migration file changed since (checksum drift), 0 when it matches', async () => {
+    await core.tenants.create({ name: 'chk_drift', tenantId: 'chk_drift' });
+    const clean = await runCli(['db', 'check', '--tenant', 'chk_drift', '--json'], env);
+    expect(clean.code, clean.stdout).toBe(0);
+    expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true });
+
+    // What the schema recorded when the revision ran no longer matches the file (edited after applying).
+    // `v2:` is today's checksum format; older formats are not compared (src/migrations/migration-set.ts).
+    const recorded = (await versionRows('chk_drift')).find((row) => row.revision === head)!.checksum;
+    expect(recorded).toBeTruthy();
+    await sql`UPDATE chk_drift.schema_migrations SET checksum = 'v2:edited-after-applying' WHERE revision = ${head}`.execute(
+      db,
+    );
+    const drifted = await runCli(['db', 'check', '--tenant', 'chk_drift', '--json'], env);
+    expect(drifted.code).toBe(1);
+    const report = JSON.parse(drifted.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.schemas.find((l: { schema: string }) => l.schema === 'chk_drift')).toMatchObject({
+      behind: 0,
+      drifted: [head],
+    });
+    const current = await runCli(['db', 'current', '--tenant', 'chk_drift', '--json'], env);
+    expect(current.code).toBe(0);
+    expect(JSON.parse(current.stdout)[0]).toMatchObject({ schema: 'chk_drift', drifted: [head] });
+
+    await sql`UPDATE chk_drift.schema_migrations SET checksum = ${recorded} WHERE revision = ${head}`.execute(
+      db,
+    );
+    expect((await runCli(['db', 'check', '--tenant', 'chk_drift'], env)).code).toBe(0);
+  });
+
+  it('downgrade --dry-run changes nothing; downgrade base empties the schema; upgrade head restores it', async () => {
+    await core.tenants.create({ name: 'down_base', tenantId: 'down_base' });
+    const atHead = await catalogSnapshot(db, 'down_base');
+    const rowsAtHead = await versionRows('down_base');
+
+    const dry = await runCli(
+      ['db', 'downgrade', 'base', '--tenant', 'down_base', '--dry-run', '--json'],
+      env,
+    );
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = JSON.parse(dry.stdout);
+    expect(planned).toMatchObject({ schema: 'down_base', from: head, to: null, dryRun: true });
+    expect(planned.steps.map((s: { revision: string }) => s.revision)).toEqual([...revisions].reverse());
+    expect(await catalogSnapshot(db, 'down_base')).toEqual(atHead);
+    expect(await versionRows('down_base')).toEqual(rowsAtHead);
+    expect(await core.registry.find('down_base')).toMatchObject({ revision: head });
+
+    // Down to base drops the seeded rows: refused unless confirmed (pinning.test.ts proves the refusal).
+    const down = await runCli(
+      ['db', 'downgrade', 'base', '--tenant', 'down_base', '--confirm', 'down_base', '--json'],
+      env,
+    );
+    expect(down.code, down.stderr).toBe(0);
+    expect(JSON.parse(down.stdout)).toMatchObject({ from: head, to: null, dryRun: false });
+    expect(await versionRows('down_base')).toEqual([]);
+    expect((await core.tenantRunner.status(targetOf('down_base'))).current).toBeNull();
+    // Nothing of any revision is left: only the version table itself.
+    const tables = await sql<{ name: string }>`
+      SELECT tablename AS name FROM pg_tables WHERE schemaname = 'down_base' ORDER BY 1`.execute(db);
+    expect(tables.rows.map((r) => r.name)).toEqual(['schema_migrations']);
+    expect((await core.registry.find('down_base'))?.revision ?? null).toBeNull();
+
+    const up = await runCli(['db', 'upgrade', 'head', '--tenant', 'down_base'], env);
+    expect(up.code).toBe(0);
+    expect(await catalogSnapshot(db, 'down_base')).toEqual(atHead);
+  });
+
+  it('--host limits a fleet upgrade and a drift check to that host; an unknown host is refused', async () => {
+    await tenantBehind('hf_home');
+    await tenantBehind('hf_away', 'eu2');
+    const onEu2 = new Set(
+      (await core.registry.list({ statuses: ['active', 'suspended'] }))
+        .filter((t) => t.host === 'eu2')
+        .map((t) => t.tenant_id),
+    );
+
+    const run = await runCli(['db', 'upgrade', 'head', '--all', '--host', 'eu2', '--json'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const results = JSON.parse(run.stdout).results as Array<{ tenant_id: string; host: string }>;
+    expect(results.map((r) => r.tenant_id)).toContain('hf_away');
+    for (const result of results) {
+      expect(result.host, result.tenant_id).toBe('eu2');
+      expect(onEu2.has(result.tenant_id), result.tenant_id).toBe(true);
+    }
+    expect((await core.tenantRunner.status(targetOf('hf_away', 'eu2'))).current).toBe(head);
+    expect((await core.tenantRunner.status(targetOf('hf_home'))).current).toBe(revisions.at(-2));
+
+    const drift = await runCli(['db', 'drift', '--host', 'eu2', '--json'], env);
+    expect(drift.code, drift.stdout).toBe(0);
+    const checked = JSON.parse(drift.stdout).tenants as Array<{ tenant_id: string; host: string }>;
+    expect(checked.map((t) => t.tenant_id)).toContain('hf_away');
+    for (const entry of checked) expect(entry.host, entry.tenant_id).toBe('eu2');
+
+    for (const command of [
+      ['db', 'upgrade', 'head', '--all', '--host', 'nowhere'],
+      ['db', 'drift', '--host', 'nowhere'],
+    ]) {
+      const refused = await runCli(command, env);
+      expect(refused.code, command.join(' ')).toBe(2);
+      expect(refused.stderr).toContain('nowhere');
+    }
+    expect((await core.tenantRunner.status(targetOf('hf_home'))).current).toBe(revisions.at(-2));
   });
 });
 

@@ -15,6 +15,7 @@ import {
   type SchemaTarget,
   UnknownRevisionError,
 } from '../../src/migrations/runner.ts';
+import { eventually } from '../faults/support.ts';
 import { testCore } from '../helpers/core.ts';
 
 const fixtures = (name: string) => fileURLToPath(new URL(`../fixtures/migrations/${name}/`, import.meta.url));
@@ -331,8 +332,13 @@ describe('concurrency', () => {
     const slow = new MigrationRunner(await loadMigrationSet('tenant', fixtures('slow')));
     const order: string[] = [];
     const slowRun = slow.upgrade(target('slow_one')).then(() => order.push('slow'));
-    // Give the slow runner time to take its lock and start sleeping inside the migration.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Wait until the slow runner holds its schema lock and sleeps inside its migration.
+    await eventually('the slow runner sleeps inside its migration', async () => {
+      const sleeping = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event = 'PgSleep'`.execute(db);
+      return sleeping.rows[0]!.n === 1;
+    });
     await slow.upgrade(target('fast_one')).then(() => order.push('fast'));
     await slowRun;
     expect(order).toEqual(['fast', 'slow']);

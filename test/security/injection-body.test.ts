@@ -34,7 +34,7 @@ import {
   TYPE_PAYLOADS,
   wellFormed,
 } from './payloads.ts';
-import { bodyFields, databaseSnapshot, type JsonSchema, schemaRows } from './support.ts';
+import { bodyFields, databaseSnapshot, type JsonSchema, schemaRows, storedVerbatim } from './support.ts';
 
 const { app, a, b, idsOfA, ops, baseRequest, probe } = await injectionFixture();
 
@@ -49,7 +49,8 @@ function payloadsFor(schema: JsonSchema): readonly unknown[] {
   return constrained ? [...SQL_STRINGS.slice(0, 3), 'a\u0000b', LONG_STRING, ...TYPE_PAYLOADS] : ALL_PAYLOADS;
 }
 
-describe('injection payloads in bodies are data, never SQL', { timeout: 90_000 }, () => {
+// Every accepted write is read back from PostgreSQL: minutes when the whole suite loads a 2-core machine.
+describe('injection payloads in bodies are data, never SQL', { timeout: 240_000 }, () => {
   it('in every body field → no 5xx; accepted strings are stored verbatim; other tenants untouched', async () => {
     const before = await databaseSnapshot(app);
     const failures: Failure[] = [];
@@ -67,15 +68,21 @@ describe('injection payloads in bodies are data, never SQL', { timeout: 90_000 }
             response.body.startsWith('{')
           ) {
             const echoed = response.json<Record<string, unknown>>()[field];
-            // Fields the answer echoes must hold exactly what was sent (no truncation or unescaping); the
-            // only change allowed is UTF-8's: a lone surrogate is not a character and arrives as U+FFFD.
-            if (typeof echoed === 'string' && echoed !== wellFormed(payload))
-              verbatim.push({
-                where: `${op.operationId} ${field}`,
-                payload: shown(payload),
-                status: 0,
-                body: shown(echoed),
-              });
+            // A field the answer echoes is stored: the database (the attacker's schema or the shared
+            // account directory) must hold exactly what was sent, read back from PostgreSQL itself, not
+            // from the answer — no truncation, unescaping or re-encoding. The only change allowed is
+            // UTF-8's: a lone surrogate is not a character and arrives as U+FFFD.
+            if (typeof echoed === 'string') {
+              const expected = wellFormed(payload);
+              const stored = await storedVerbatim(app, [a.tenant, 'public'], expected);
+              if (echoed !== expected || !stored)
+                verbatim.push({
+                  where: `${op.operationId} ${field}`,
+                  payload: shown(payload),
+                  status: stored ? 0 : -2,
+                  body: `${stored ? 'stored' : 'NOT stored verbatim'}; answered ${shown(echoed)}`,
+                });
+            }
           }
         }
       }

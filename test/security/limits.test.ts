@@ -190,6 +190,55 @@ describe('resource limits', () => {
       }
     }
   });
+  it('a task’s timeline and comments are pages capped at 100, even when the task has more', async () => {
+    const task = await app.inject({
+      method: 'POST',
+      url: '/tasks/',
+      headers: a.owner.headers,
+      payload: { title: 'Much discussed' },
+    });
+    expect(task.statusCode, task.body).toBe(201);
+    const uuid = task.json<{ uuid: string }>().uuid;
+    // 101 comments through the API: each is also a `commented` event, after the `created` one.
+    for (let batch = 0; batch < 101; batch += 20) {
+      await Promise.all(
+        Array.from({ length: Math.min(20, 101 - batch) }, async (_, i) => {
+          const comment = await app.inject({
+            method: 'POST',
+            url: `/tasks/${uuid}/comments`,
+            headers: a.owner.headers,
+            payload: { body: `comment ${batch + i}` },
+          });
+          expect(comment.statusCode, comment.body).toBe(201);
+        }),
+      );
+    }
+    for (const [url, total] of [
+      [`/tasks/${uuid}/comments`, 101],
+      [`/tasks/${uuid}/events`, 102],
+    ] as const) {
+      const page = async (query: string) => {
+        const response = await app.inject({
+          method: 'GET',
+          url: `${url}?${query}`,
+          headers: a.owner.headers,
+        });
+        return { status: response.statusCode, body: response.json<{ items: unknown[]; total: number }>() };
+      };
+      const first = await page('size=100');
+      expect(first.status, url).toBe(200);
+      expect(first.body).toMatchObject({ total, page: 1, size: 100, pages: 2 });
+      expect(first.body.items, url).toHaveLength(100);
+      const rest = await page('size=100&page=2');
+      expect(rest.body.items, url).toHaveLength(total - 100);
+      const byDefault = await page('');
+      expect(byDefault.body.items, url).toHaveLength(50);
+      for (const query of ['size=101', 'size=1000', 'size=0', 'page=0']) {
+        const refused = await page(query);
+        expect(refused.status, `${url}?${query}`).toBe(400);
+      }
+    }
+  });
 });
 
 describe('request timeout', () => {

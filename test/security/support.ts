@@ -1,8 +1,9 @@
 /**
  * Shared pieces of the security tests: the OpenAPI document read as data (operations, parameters and
  * body schemas), a generator of a small valid value for a JSON schema, concrete URLs for route
- * templates, and a snapshot of the whole database (catalog of every schema + row count of every table)
- * to prove that refused or hostile requests changed nothing.
+ * templates, and a snapshot of the whole database (catalog of every schema + the contents of every
+ * table, as a row count and a hash of its rows) to prove that refused or hostile requests changed nothing:
+ * an UPDATE or a soft delete changes a table's hash as surely as an INSERT changes its count.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -224,13 +225,13 @@ export interface DatabaseSnapshot {
   schemas: string[];
   /** Catalog lines (tables, columns, indexes, constraints, …) per schema (src/migrations/drift.ts). */
   catalog: Record<string, string[]>;
-  /** `schema.table` → rows. */
-  rows: Record<string, number>;
+  /** `schema.table` → `<row count>:<md5 of its rows as text, in text order>`. */
+  rows: Record<string, string>;
   /** Database-wide objects an injection could create: roles and extensions. */
   global: string[];
 }
 
-/** Catalog of every schema and the row count of every table of the app's default database. */
+/** Catalog of every schema and the contents (count and hash) of every table of the app's default database. */
 export async function databaseSnapshot(app: App): Promise<DatabaseSnapshot> {
   const db = app.core.hosts.db(DEFAULT_HOST);
   const schemas = (
@@ -249,12 +250,12 @@ export async function databaseSnapshot(app: App): Promise<DatabaseSnapshot> {
        WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(${schemas}::text[])
        ORDER BY 1, 2`.execute(db)
   ).rows;
-  const rows: Record<string, number> = {};
+  const rows: Record<string, string> = {};
   for (const table of tables) {
-    const counted = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(
-      `${table.schema}.${table.name}`,
-    )}`.execute(db);
-    rows[`${table.schema}.${table.name}`] = counted.rows[0]!.n;
+    const hashed = await sql<{ n: number; md5: string }>`
+      SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text), '')) AS md5
+        FROM ${sql.table(`${table.schema}.${table.name}`)} t`.execute(db);
+    rows[`${table.schema}.${table.name}`] = `${hashed.rows[0]!.n}:${hashed.rows[0]!.md5}`;
   }
   const global = (
     await sql<{ line: string }>`
@@ -265,8 +266,8 @@ export async function databaseSnapshot(app: App): Promise<DatabaseSnapshot> {
   return { schemas, catalog, rows, global };
 }
 
-/** Row counts of one schema's tables (for "nothing changed in tenant B"). */
-export function schemaRows(snapshot: DatabaseSnapshot, schema: string): Record<string, number> {
+/** Contents of one schema's tables (for "nothing changed in tenant B"). */
+export function schemaRows(snapshot: DatabaseSnapshot, schema: string): Record<string, string> {
   return Object.fromEntries(Object.entries(snapshot.rows).filter(([key]) => key.startsWith(`${schema}.`)));
 }
 
@@ -298,3 +299,40 @@ export async function seedOneOfEach(app: App, users: TenantUsers): Promise<Recor
     comments: comment,
   };
 }
+
+/**
+ * Whether `value` is stored, exactly, in some text column (or as a string anywhere inside some jsonb
+ * column) of `schemas`' tables. One statement over every such column, so a test can ask after each write.
+ */
+export async function storedVerbatim(app: App, schemas: string[], value: string): Promise<boolean> {
+  const db = app.core.hosts.db(DEFAULT_HOST);
+  const key = schemas.join(',');
+  let probe = verbatimProbes.get(key);
+  if (!probe) {
+    const columns = (
+      await sql<{ schema: string; table: string; column: string; type: string }>`
+        SELECT c.table_schema AS schema, c.table_name AS table, c.column_name AS column, c.udt_name AS type
+          FROM information_schema.columns c
+          JOIN information_schema.tables t USING (table_schema, table_name)
+         WHERE t.table_type = 'BASE TABLE' AND c.table_schema = ANY(${schemas}::text[])
+           AND c.udt_name IN ('text', 'varchar', 'citext', 'bpchar', 'jsonb')
+         ORDER BY 1, 2, 3`.execute(db)
+    ).rows;
+    // $1 is the value: one parsed text for every call.
+    probe = `SELECT ${columns
+      .map(({ schema, table, column, type }) => {
+        const where =
+          type === 'jsonb'
+            ? `jsonb_path_exists(${quote(column)}, '$.** ? (@ == $v)', jsonb_build_object('v', $1::text))`
+            : `${quote(column)}::text = $1::text`;
+        return `EXISTS (SELECT 1 FROM ${quote(schema)}.${quote(table)} WHERE ${where})`;
+      })
+      .join(' OR ')} AS found`;
+    verbatimProbes.set(key, probe);
+  }
+  const found = await app.core.hosts.pool(DEFAULT_HOST).query<{ found: boolean }>(probe, [value]);
+  return found.rows[0]!.found;
+}
+
+const verbatimProbes = new Map<string, string>();
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
