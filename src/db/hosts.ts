@@ -93,19 +93,33 @@ export class SchemaStatement {
     return this.build((name) => `${quoteIdent(schema)}.${quoteIdent(name)}`);
   }
 
-  /** The rows, typed by the caller after the statement's column list (as Kysely's `sql<Row>` does). */
-  async rows<Row>(binding: SchemaBinding, values: unknown[]): Promise<Row[]> {
-    let config = this.prepared.get(binding.schema);
+  private config(schema: string): pg.QueryConfig {
+    let config = this.prepared.get(schema);
     if (!config) {
-      const text = this.text(binding.schema);
+      const text = this.text(schema);
       config = setBounded(
         this.prepared,
-        binding.schema,
+        schema,
         { name: statementName(this.key, text), text },
         MAX_SCHEMA_DBS,
       );
     }
-    const result = await binding.pool.query({ ...config, values });
+    return config;
+  }
+
+  /** The rows, typed by the caller after the statement's column list (as Kysely's `sql<Row>` does). */
+  async rows<Row>(binding: SchemaBinding, values: unknown[]): Promise<Row[]> {
+    const result = await binding.pool.query({ ...this.config(binding.schema), values });
+    return result.rows;
+  }
+
+  /** The rows, prepared on one checked-out client (inside a transaction it runs, src/db/transaction.ts). */
+  async rowsOn<Row extends pg.QueryResultRow>(
+    client: pg.PoolClient,
+    schema: string,
+    values: unknown[],
+  ): Promise<Row[]> {
+    const result = await client.query<Row>({ ...this.config(schema), values });
     return result.rows;
   }
 

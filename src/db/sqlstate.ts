@@ -12,8 +12,8 @@ export const SQLSTATE = {
   CHARACTER_NOT_IN_REPERTOIRE: '22021', // character_not_in_repertoire (NUL byte in text) → 400
   QUERY_CANCELED: '57014', // query_canceled (statement_timeout) → 503 + Retry-After
   LOCK_NOT_AVAILABLE: '55P03', // lock_not_available (lock_timeout) → 503 + Retry-After
-  SERIALIZATION_FAILURE: '40001', // serialization_failure → retry
-  DEADLOCK_DETECTED: '40P01', // deadlock_detected → retry
+  SERIALIZATION_FAILURE: '40001', // serialization_failure → retried once, then 503 + Retry-After
+  DEADLOCK_DETECTED: '40P01', // deadlock_detected → retried once, then 503 + Retry-After
   DUPLICATE_SCHEMA: '42P06', // duplicate_schema → 409
   INVALID_SCHEMA_NAME: '3F000', // invalid_schema_name (schema missing)
   UNDEFINED_TABLE: '42P01', // undefined_table
@@ -25,8 +25,20 @@ export const SQLSTATE = {
   INVALID_PASSWORD: '28P01', // invalid_password
 } as const;
 
+/** Codes after which the same transaction may succeed when run again (src/db/transaction.ts). */
+export const RETRY_CODES: ReadonlySet<string> = new Set([
+  SQLSTATE.SERIALIZATION_FAILURE,
+  SQLSTATE.DEADLOCK_DETECTED,
+]);
+
+export function isRetryable(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && RETRY_CODES.has(code);
+}
+
 /** Codes that mean "the database is busy or away; try again shortly". */
 export const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
+  ...RETRY_CODES,
   SQLSTATE.QUERY_CANCELED,
   SQLSTATE.LOCK_NOT_AVAILABLE,
   SQLSTATE.ADMIN_SHUTDOWN,
