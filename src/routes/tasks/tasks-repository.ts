@@ -4,8 +4,8 @@
  */
 import { CompiledQuery, sql } from 'kysely';
 import { quoteIdent } from '../../db/hosts.ts';
-import { positionLocksSql } from './task-locks.ts';
 import type { TaskAction, TaskColumns, TaskPriority, TaskStatus, TodoDb } from './tables.ts';
+import { positionLocksSql } from './task-locks.ts';
 
 /** The state of a task a PATCH starts from, read under a row lock. */
 export interface LockedTask extends TaskColumns {
