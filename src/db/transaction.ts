@@ -23,12 +23,21 @@ export class RetryableConflict extends Error {
   readonly code = SQLSTATE.SERIALIZATION_FAILURE;
 }
 
+/**
+ * Our own optimistic conflicts may be retried a few more times: each one means another transaction
+ * committed a move of the same task, so progress is made; a deadlock or serialization failure from
+ * PostgreSQL is retried once.
+ */
+const CONFLICT_ATTEMPTS = 10;
+
 async function retryOnce<T>(attempt: () => Promise<T>): Promise<T> {
-  try {
-    return await attempt();
-  } catch (error) {
-    if (!isRetryable(error)) throw error;
-    return attempt();
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const limit = error instanceof RetryableConflict ? CONFLICT_ATTEMPTS : 2;
+      if (!isRetryable(error) || tries >= limit) throw error;
+    }
   }
 }
 
