@@ -11,13 +11,18 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A deep copy with `additionalProperties: false` on every object schema that lists its properties. */
-function strict(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(strict);
+/**
+ * A deep copy with `additionalProperties: false` on every object schema that lists its properties —
+ * except the parts of an `allOf`, which each list only some of the properties (closing them would refuse
+ * every answer).
+ */
+function strict(schema: unknown, close = true): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => strict(item, close));
   if (!isObject(schema)) return schema;
   const copy: JsonObject = {};
-  for (const [key, value] of Object.entries(schema)) copy[key] = strict(value);
-  if (isObject(copy.properties) && copy.additionalProperties === undefined) copy.additionalProperties = false;
+  for (const [key, value] of Object.entries(schema)) copy[key] = strict(value, key !== 'allOf');
+  if (close && isObject(copy.properties) && copy.additionalProperties === undefined)
+    copy.additionalProperties = false;
   return copy;
 }
 
@@ -40,7 +45,10 @@ export class ResponseChecker {
     const responses = isObject(operation) ? operation.responses : undefined;
     const response = isObject(responses) ? responses[String(status)] : undefined;
     const content = isObject(response) ? response.content : undefined;
-    const json = isObject(content) ? content['application/json'] : undefined;
+    // Answers are JSON, errors problem+json (src/http/openapi.ts documents them so).
+    const json = isObject(content)
+      ? (content['application/json'] ?? content['application/problem+json'])
+      : undefined;
     const schema = isObject(json) ? json.schema : undefined;
     if (!isObject(schema)) throw new Error(`/docs/json has no ${status} JSON schema for ${method} ${path}`);
     // Local $refs (#/components/…) resolve inside the document they are compiled with.

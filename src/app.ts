@@ -8,8 +8,10 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { fastifyTrustProxy } from './config.ts';
 import type { Core } from './core.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { openapiTransform } from './http/openapi.ts';
 import { type OverloadLimits, overloadProtection } from './http/overload.ts';
 import { ProblemSchema, problems } from './http/problem.ts';
 import { clientErrorHandler, requestIdOf, requestInput } from './http/request-input.ts';
@@ -70,6 +72,8 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
       connectionsCheckingInterval: Math.min(1_000, requestTimeout),
       headersTimeout: Math.min(60_000, requestTimeout),
     },
+    // TRUST_PROXY (src/config.ts): whose X-Forwarded-For names the client the rate limits count.
+    trustProxy: fastifyTrustProxy(core.config.trustProxy),
     // X-Request-Id only when it is a short safe token, otherwise a generated one (request-input.ts).
     requestIdHeader: false,
     genReqId: requestIdOf,
@@ -127,6 +131,8 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
         },
       },
     },
+    // Parameters with defaults are optional in the document (src/http/openapi.ts).
+    transform: openapiTransform,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

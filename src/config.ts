@@ -6,7 +6,9 @@
  * message naming the variable and the form it expects; all problems are reported at once.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parse as parseDotenv } from 'dotenv';
+import { baseDomainProblem } from './tenancy/domain-name.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -40,6 +42,18 @@ export interface Config {
   databasePoolQueue: number;
   /** Folder for local state (embedded PostgreSQL data, mail outbox). */
   dataDir: string;
+  /**
+   * Normalised parent of tenant subdomains (`tasks.example.com`): a bare label `acme` given as a tenant
+   * domain means `acme.tasks.example.com`. undefined → a bare label stays a single-label domain.
+   */
+  tenantBaseDomain: string | undefined;
+  /**
+   * Fastify's `trustProxy` (TRUST_PROXY): `false` (default) uses the socket's address as the client's;
+   * a hop count or a list of proxy addresses/CIDRs reads it from `X-Forwarded-For` through those proxies.
+   */
+  trustProxy: false | number | string[];
+  /** Sign-ups whose owner has not verified the e-mail within this many hours are deleted (default 7 days). */
+  unverifiedSignupHours: number;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +147,9 @@ export function loadConfig(env: Env): Config {
   const databasePoolWaitMs = integer('DATABASE_POOL_WAIT_MS', 500, 10, 60_000);
   const databasePoolQueue = integer('DATABASE_POOL_QUEUE', 50, 0, 100_000);
   const dataDir = value('DATA_DIR') ?? '.data';
+  const tenantBaseDomain = baseDomain(value('TENANT_BASE_DOMAIN'), problems);
+  const trustProxy = parseTrustProxy(value('TRUST_PROXY'), problems);
+  const unverifiedSignupHours = integer('UNVERIFIED_SIGNUP_HOURS', 7 * 24, 1, 24 * 365);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -154,7 +171,20 @@ export function loadConfig(env: Env): Config {
     databasePoolWaitMs,
     databasePoolQueue,
     dataDir,
+    tenantBaseDomain,
+    trustProxy,
+    unverifiedSignupHours,
   };
+}
+
+function baseDomain(raw: string | undefined, problems: string[]): string | undefined {
+  if (raw === undefined) return undefined;
+  const checked = baseDomainProblem(raw);
+  if ('domain' in checked) return checked.domain;
+  problems.push(
+    `TENANT_BASE_DOMAIN=${JSON.stringify(raw)}: expected a domain like tasks.example.com (${checked.problem})`,
+  );
+  return undefined;
 }
 
 function isUrl(raw: string, protocols: string[]): boolean {
@@ -209,4 +239,59 @@ function parseCorsOrigins(raw: string | undefined, problems: string[]): string[]
     }
   }
   return origins;
+}
+
+/**
+ * The value for Fastify's `trustProxy`. A hop count becomes the function Fastify builds for a number
+ * itself (trust the nearest `hops` addresses), because Fastify's types do not list the number form.
+ */
+export function fastifyTrustProxy(
+  value: Config['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof value !== 'number') return value;
+  return (_address, hop) => hop < value;
+}
+
+/** proxy-addr's named ranges, accepted in TRUST_PROXY lists like addresses. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * TRUST_PROXY: unset/`false` → the socket address; `1`…`10` → that many proxy hops; otherwise a
+ * comma-separated list of addresses, CIDRs or proxy-addr's named ranges. `true` (trust any sender of
+ * X-Forwarded-For) is refused: any client could then choose the address the rate limits count.
+ */
+function parseTrustProxy(raw: string | undefined, problems: string[]): false | number | string[] {
+  if (raw === undefined || raw === 'false' || raw === '0') return false;
+  if (/^\d+$/.test(raw)) {
+    if (Number(raw) <= 10) return Number(raw);
+    problems.push(`TRUST_PROXY=${JSON.stringify(raw)}: a hop count is expected from 0 to 10`);
+    return false;
+  }
+  if (raw === 'true') {
+    problems.push(
+      'TRUST_PROXY="true": trusting every sender lets clients choose their address; give the number of proxies in front of the server or their addresses (e.g. 1 or 10.0.0.0/8,127.0.0.1)',
+    );
+    return false;
+  }
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of entries) {
+    if (!isProxyAddress(entry)) {
+      problems.push(
+        `TRUST_PROXY: ${JSON.stringify(entry)} is not an address, a CIDR (10.0.0.0/8) or one of ${PROXY_RANGES.join(', ')}; expected a hop count or a comma-separated list`,
+      );
+    }
+  }
+  return entries;
+}
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGES.includes(entry)) return true;
+  const [address, prefix, extra] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }

@@ -6,6 +6,7 @@ import type { Config } from './config.ts';
 import { DatabaseHosts, DEFAULT_HOST } from './db/hosts.ts';
 import { loadMigrationSet } from './migrations/migration-set.ts';
 import { MigrationRunner, type RunnerOptions } from './migrations/runner.ts';
+import { TenantDomains } from './tenancy/domains.ts';
 import { TenantRegistry } from './tenancy/registry.ts';
 import { TenantService } from './tenancy/tenant-service.ts';
 
@@ -16,6 +17,8 @@ export interface Core {
   tenantRunner: MigrationRunner;
   registry: TenantRegistry;
   tenants: TenantService;
+  /** Tenant domains for routing by Host (issue 21). */
+  domains: TenantDomains;
   /** Brings the public schema to head; the server refuses to serve if this fails. */
   migratePublic(): Promise<void>;
   close(): Promise<void>;
@@ -50,6 +53,7 @@ export async function openCore(config: Config, options: CoreOptions): Promise<Co
     tenantRunner,
     registry,
     tenants,
+    domains: new TenantDomains(hosts.db(DEFAULT_HOST), config.tenantBaseDomain),
     async migratePublic() {
       await publicRunner.upgrade({ host: DEFAULT_HOST, db: hosts.db(DEFAULT_HOST), schema: 'public' });
     },

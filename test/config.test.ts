@@ -94,3 +94,28 @@ describe('configuration', () => {
     expect(problemsOf({ PORT: 'x', LOG_LEVEL: 'y', NODE_ENV: 'z' })).toHaveLength(3);
   });
 });
+
+describe('TRUST_PROXY and UNVERIFIED_SIGNUP_HOURS (issue 14)', () => {
+  it('are off / 7 days by default and parse a hop count or a list of addresses and CIDRs', () => {
+    expect(loadConfig({})).toMatchObject({ trustProxy: false, unverifiedSignupHours: 168 });
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8,loopback' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
+    expect(loadConfig({ UNVERIFIED_SIGNUP_HOURS: '24' }).unverifiedSignupHours).toBe(24);
+  });
+
+  it('refuses bad values naming the variable', () => {
+    for (const bad of ['true', '11', 'proxy.example.com', '10.0.0.0/33', '10.0.0.1/8/1', '::1/129']) {
+      const problems = problemsOf({ TRUST_PROXY: bad });
+      expect(problems, bad).toHaveLength(1);
+      expect(problems[0]).toMatch(/^TRUST_PROXY/);
+    }
+    expect(problemsOf({ UNVERIFIED_SIGNUP_HOURS: '0' })[0]).toMatch(/^UNVERIFIED_SIGNUP_HOURS="0"/);
+  });
+});

@@ -9,11 +9,13 @@
  * is deactivated or not verified yet (403).
  */
 import type { Config } from '../config.ts';
+import { type AnyDb, DEFAULT_HOST } from '../db/hosts.ts';
 import { SQLSTATE, sqlState } from '../db/sqlstate.ts';
 import { problems } from '../http/problem.ts';
 import type { Mailer, MailMessage } from '../mail/mailer.ts';
 import { invitationMail, passwordResetMail, verificationMail } from '../mail/templates.ts';
 import { UsersRepository } from '../routes/users/users-repository.ts';
+import type { TenantRegistry } from '../tenancy/registry.ts';
 import { deriveTenantId } from '../tenancy/tenant-id.ts';
 import type { TenantContext } from '../tenancy/tenant-plugin.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
@@ -23,17 +25,23 @@ import { DirectoryRepository, type DirectoryWork } from './directory.ts';
 import { OneTimeTokens } from './one-time-tokens.ts';
 import { assertPassword, type PasswordHasher } from './passwords.ts';
 import type { SessionAnswer } from './principal.ts';
-import type { AccountRateLimits, RateLimiter } from './rate-limit.ts';
+import type { AccountRateLimits, RateCheck, RateLimiter } from './rate-limit.ts';
 import { type ClientInfo, openSession, revokeAllSessions } from './sessions.ts';
+import { recordSignup, settleSignup, signupOpen } from './signups.ts';
 import { type AccountDb, accountDb, type OneTimeTokenKind } from './tables.ts';
 import { parseTenantToken } from './tokens.ts';
 
 export interface AccountServiceDeps {
-  config: Pick<Config, 'appUrl'>;
+  config: Pick<Config, 'appUrl' | 'unverifiedSignupHours'>;
   tenants: TenantService;
+  /** Company names for e-mails. */
+  registry: Pick<TenantRegistry, 'find'>;
+  /** The default host (public schema: pending sign-ups). */
+  publicDb: AnyDb;
   /** Called after a tenant is created so this process serves it at once (registry cache). */
   onTenantCreated: (tenantId: string) => Promise<void>;
-  openTenant: (tenantId: string) => Promise<TenantContext | null>;
+  /** The tenant, when it may be served to this client (its Host may pin another tenant: null). */
+  openTenant: (tenantId: string, client: ClientInfo) => Promise<TenantContext | null>;
   directory: DirectoryWork;
   hasher: PasswordHasher;
   mailer: Mailer;
@@ -80,7 +88,7 @@ export class AccountService {
   async register(input: RegisterInput, client: ClientInfo): Promise<RegisteredAccount> {
     const email = normalizeEmail(input.email);
     const { limiter, limits } = this.deps;
-    limiter.consume([
+    await limiter.consume([
       [`register:ip:${client.ip}`, limits.registerPerIp],
       [`register:email:${email}`, limits.registerPerEmail],
     ]);
@@ -121,6 +129,7 @@ export class AccountService {
             lang: row.lang,
           };
           await insertDirectoryEntry(accountDb(conn), { email, tenant_id: tenantId, user_uuid: row.uuid });
+          await recordSignup(conn, tenantId);
           const token = await new OneTimeTokens(db).issue(tenantId, created.id, 'verify_email');
           await this.sendOrFail(
             verificationMail({
@@ -144,13 +153,40 @@ export class AccountService {
     client: ClientInfo,
   ): Promise<SessionAnswer> {
     const email = normalizeEmail(input.email);
-    const { limiter, limits, hasher } = this.deps;
-    limiter.consume([
+    const { limiter, limits } = this.deps;
+    // Failures are counted per (e-mail, address), per address and per e-mail (issue 14): a wrong password
+    // locks only its pair, so nobody can lock the owner out from elsewhere by guessing. Counted before
+    // the check (concurrent guesses cannot overrun a budget) and taken back when it was no failure.
+    const pair = `login:pair:${email} ${client.ip}`;
+    const checks: RateCheck[] = [
+      [pair, limits.loginPerEmailAndIp],
       [`login:ip:${client.ip}`, limits.loginPerIp],
       [`login:email:${email}`, limits.loginPerEmail],
-    ]);
+    ];
+    await limiter.consume(checks);
+    try {
+      const answer = await this.checkCredentials(email, input, client);
+      await limiter.refund(
+        checks.map(([key]) => key),
+        [pair],
+      );
+      return answer;
+    } catch (error) {
+      if (!(error instanceof Error && error.message === WRONG_CREDENTIALS)) {
+        await limiter.refund(checks.map(([key]) => key)).catch(() => {});
+      }
+      throw error;
+    }
+  }
+
+  private async checkCredentials(
+    email: string,
+    input: { password: string; permanent?: boolean },
+    client: ClientInfo,
+  ): Promise<SessionAnswer> {
+    const { hasher } = this.deps;
     const entry = await this.deps.directory.repository().find(email);
-    const tenant = entry ? await this.deps.openTenant(entry.tenant_id) : null;
+    const tenant = entry ? await this.deps.openTenant(entry.tenant_id, client) : null;
     const db = tenant ? accountDb(tenant.db) : undefined;
     const user =
       db && entry ? await new CredentialsRepository(db).find({ uuid: entry.user_uuid }) : undefined;
@@ -174,6 +210,7 @@ export class AccountService {
   /** Verifies the address of the token's user and signs them in (SPEC 4). */
   async verifyEmail(token: string, client: ClientInfo): Promise<SessionAnswer> {
     return this.withOneTimeToken(token, 'verify_email', client, async (db, tenantId, userId) => {
+      await this.settleSignup(db, tenantId, client);
       await new CredentialsRepository(db).markVerified(userId);
       return openSession(db, { tenantId, userId, permanent: false, client });
     });
@@ -189,7 +226,9 @@ export class AccountService {
 
   /** Sets a new password and revokes every session of the user (SPEC 4, 11). */
   async confirmPasswordReset(token: string, password: string, client: ClientInfo): Promise<void> {
-    await this.withOneTimeToken(token, 'password_reset', client, async (db, _tenantId, userId) => {
+    await this.withOneTimeToken(token, 'password_reset', client, async (db, tenantId, userId) => {
+      // Following the e-mailed link proves the address, as verifying does (setPassword marks it).
+      await this.settleSignup(db, tenantId, client);
       await this.setPassword(db, userId, password);
       await revokeAllSessions(db, userId);
     });
@@ -199,16 +238,16 @@ export class AccountService {
    * Always accepted (202) and answered at once: the lookup, the token and the e-mail happen in the
    * background, so the answer and its timing are the same whether the address has an account or not.
    */
-  requestPasswordReset(emailInput: string, client: ClientInfo): void {
+  async requestPasswordReset(emailInput: string, client: ClientInfo): Promise<void> {
     const email = normalizeEmail(emailInput);
     const { limiter, limits } = this.deps;
-    limiter.consume([
+    await limiter.consume([
       [`reset:ip:${client.ip}`, limits.resetPerIp],
       [`reset:email:${email}`, limits.resetPerEmail],
     ]);
     this.deps.background.run('password-reset-mail', async () => {
       const entry = await this.deps.directory.repository().find(email);
-      const tenant = entry ? await this.deps.openTenant(entry.tenant_id) : null;
+      const tenant = entry ? await this.deps.openTenant(entry.tenant_id, client) : null;
       if (!entry || !tenant) return;
       const db = accountDb(tenant.db);
       const user = await new CredentialsRepository(db).find({ uuid: entry.user_uuid });
@@ -223,6 +262,49 @@ export class AccountService {
         }),
       );
     });
+  }
+
+  /**
+   * `POST /auth/verify-email/resend`: always accepted (202), answered before any lookup like the reset
+   * request. A new verification e-mail goes out only when the address belongs to the active, unverified
+   * owner of a sign-up still within its time; the new link replaces the earlier ones.
+   */
+  async resendVerification(emailInput: string, client: ClientInfo): Promise<void> {
+    const email = normalizeEmail(emailInput);
+    const { limiter, limits } = this.deps;
+    await limiter.consume([
+      [`resend:ip:${client.ip}`, limits.resendPerIp],
+      [`resend:email:${email}`, limits.resendPerEmail],
+    ]);
+    this.deps.background.run('verification-mail', async () => {
+      const entry = await this.deps.directory.repository().find(email);
+      const tenant = entry ? await this.deps.openTenant(entry.tenant_id, client) : null;
+      if (!entry || !tenant) return;
+      const db = accountDb(tenant.db);
+      const user = await new CredentialsRepository(db).find({ uuid: entry.user_uuid });
+      if (!user?.is_active || user.is_verified) return;
+      // Only a company's owner waiting to confirm the sign-up: invited users prove their address by
+      // accepting the invitation (and choose their password there).
+      if (!(await signupOpen(this.deps.publicDb, tenant.id, this.deps.config.unverifiedSignupHours))) return;
+      const company = (await this.deps.registry.find(tenant.id))?.name ?? tenant.id;
+      const token = await new OneTimeTokens(db).issue(tenant.id, user.id, 'verify_email');
+      await this.deps.mailer.send(
+        verificationMail({
+          to: user.email,
+          firstName: user.first_name,
+          appUrl: this.deps.config.appUrl,
+          token,
+          company,
+        }),
+      );
+    });
+  }
+
+  /** Sign-ups live on the default host, so their row shares the token's transaction (src/auth/signups.ts). */
+  private async settleSignup(db: AccountDb, tenantId: string, client: ClientInfo): Promise<void> {
+    const tenant = await this.deps.openTenant(tenantId, client);
+    if (tenant?.host !== DEFAULT_HOST) return;
+    await settleSignup(db, tenantId, this.deps.config.unverifiedSignupHours);
   }
 
   private async setPassword(db: AccountDb, userId: string, password: string): Promise<void> {
@@ -243,17 +325,26 @@ export class AccountService {
     client: ClientInfo,
     work: (db: AccountDb, tenantId: string, userId: string) => Promise<T>,
   ): Promise<T> {
-    this.deps.limiter.consume([[`token:ip:${client.ip}`, this.deps.limits.tokenPerIp]]);
+    await this.deps.limiter.consume([[`token:ip:${client.ip}`, this.deps.limits.tokenPerIp]]);
     const parsed = parseTenantToken(token);
-    const tenant = parsed ? await this.deps.openTenant(parsed.tenantId) : null;
+    const tenant = parsed ? await this.deps.openTenant(parsed.tenantId, client) : null;
     if (!parsed || !tenant) throw problems.badRequest(BAD_LINK);
-    return accountDb(tenant.db)
-      .transaction()
-      .execute(async (trx) => {
-        const userId = await new OneTimeTokens(trx).consume(parsed.hash, kind);
-        if (!userId) throw problems.badRequest(BAD_LINK);
-        return work(trx, tenant.id, userId);
-      });
+    try {
+      return await accountDb(tenant.db)
+        .transaction()
+        .execute(async (trx) => {
+          const userId = await new OneTimeTokens(trx).consume(parsed.hash, kind);
+          if (!userId) throw problems.badRequest(BAD_LINK);
+          return work(trx, tenant.id, userId);
+        });
+    } catch (error) {
+      // The tenant was deleted under the link (an expired sign-up taken by the clean-up, or an operator
+      // deleting the company) while this process still had it cached: its tables are gone.
+      const state = sqlState(error);
+      if (state === SQLSTATE.UNDEFINED_TABLE || state === SQLSTATE.INVALID_SCHEMA_NAME)
+        throw problems.badRequest(BAD_LINK);
+      throw error;
+    }
   }
 
   /** Issues an invitation token and composes its e-mail (users service sends it). */

@@ -8,7 +8,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { DEFAULT_HOST } from '../db/hosts.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
+import { type AccountCleanupReport, cleanUpAccounts } from './account-cleanup.ts';
 import { AccountService } from './account-service.ts';
 import { decorateAuth } from './auth-plugin.ts';
 import { BackgroundTasks } from './background.ts';
@@ -26,7 +28,12 @@ export interface Accounts {
   /** The budgets in force; mutable so a test can tighten one without rebuilding the app. */
   limits: AccountRateLimits;
   background: BackgroundTasks;
+  /** One pass of the periodic clean-up (expired sign-ups, ended rate-limit windows). */
+  cleanUp: () => Promise<AccountCleanupReport>;
 }
+
+/** How often the clean-up runs (expired sign-ups wait at most this long past their time). */
+const CLEANUP_INTERVAL_MS = 15 * 60_000;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -41,17 +48,20 @@ export const accountsPlugin = fp(
     const hasher = new PasswordHasher(core.config.nodeEnv === 'test' ? 'test' : 'default');
     const mailer = createMailer(core.config);
     const directory = new DirectoryWork(core.hosts);
-    const limiter = new RateLimiter();
+    const publicDb = core.hosts.db(DEFAULT_HOST);
+    const limiter = new RateLimiter(publicDb);
     const limits = structuredClone(DEFAULT_RATE_LIMITS);
     const background = new BackgroundTasks(app.log);
     const service = new AccountService({
       config: core.config,
       tenants: core.tenants,
+      registry: core.registry,
+      publicDb,
       onTenantCreated: async (tenantId) => {
         const row = await core.registry.find(tenantId);
         if (row) app.registryCache.put(row);
       },
-      openTenant: (tenantId) => openTenant(app, tenantId),
+      openTenant: (tenantId, client) => openTenant(app, tenantId, client.host),
       directory,
       hasher,
       mailer,
@@ -59,9 +69,40 @@ export const accountsPlugin = fp(
       limits,
       background,
     });
-    app.decorate('accounts', { service, hasher, mailer, directory, limiter, limits, background });
+    const cleanUp = () =>
+      cleanUpAccounts({
+        db: publicDb,
+        tenants: core.tenants,
+        limiter,
+        unverifiedSignupHours: core.config.unverifiedSignupHours,
+        onTenantDeleted: (tenantId) => app.registryCache.invalidate(tenantId),
+      });
+    app.decorate('accounts', {
+      service,
+      hasher,
+      mailer,
+      directory,
+      limiter,
+      limits,
+      background,
+      cleanUp,
+    });
     decorateAuth(app);
+    // The clean-up runs on a timer in every server process for now (a job queue will call `cleanUp`
+    // later); running it in several processes at once is harmless (src/auth/account-cleanup.ts).
+    let timer: NodeJS.Timeout | undefined;
+    app.addHook('onReady', async () => {
+      timer = setInterval(() => {
+        background.run('account-cleanup', async () => {
+          const report = await cleanUp();
+          if (report.deletedTenants.length > 0)
+            app.log.info({ tenants: report.deletedTenants }, 'deleted sign-ups never verified');
+        });
+      }, CLEANUP_INTERVAL_MS);
+      timer.unref();
+    });
     app.addHook('onClose', async () => {
+      clearInterval(timer);
       await background.settle();
       mailer.close();
     });

@@ -13,6 +13,11 @@ export const SESSION_TTL_SECONDS = { normal: 24 * 3600, permanent: 30 * 24 * 360
 export interface ClientInfo {
   ip: string;
   userAgent: string | undefined;
+  /**
+   * The request's host name (without port). On a tenant's domain the header-less flows (login, reset,
+   * one-time tokens) reach only that tenant (issue 21, src/auth/tenant-lookup.ts).
+   */
+  host?: string | undefined;
 }
 
 export interface OpenSessionInput {

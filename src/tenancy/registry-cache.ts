@@ -77,6 +77,8 @@ export class RegistryCache {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectDelay: number;
   private readonly listeningWaiters: Array<() => void> = [];
+  /** Caches built on this one (tenant domains, domain-cache.ts): told the key, or null for everything. */
+  private readonly invalidationListeners: Array<(key: string | null) => void> = [];
 
   /** Registry queries made (tests assert the negative cache spares the database). */
   lookups = 0;
@@ -147,6 +149,7 @@ export class RegistryCache {
     this.positive.delete(tenantId);
     this.negative.delete(tenantId);
     this.inFlight.delete(tenantId);
+    for (const listener of this.invalidationListeners) listener(tenantId);
   }
 
   clear(): void {
@@ -154,6 +157,15 @@ export class RegistryCache {
     this.positive.clear();
     this.negative.clear();
     this.inFlight.clear();
+    for (const listener of this.invalidationListeners) listener(null);
+  }
+
+  /**
+   * Hears every invalidation: a key (a tenant id, or another payload on the registry channel such as
+   * `domain:<d>`), or null when everything was cleared.
+   */
+  onInvalidate(listener: (key: string | null) => void): void {
+    this.invalidationListeners.push(listener);
   }
 
   /** Sizes, for tests and metrics. */

@@ -1,5 +1,6 @@
 /**
- * The request's tenant (SPEC 2): `tenant` header → registry cache → `request.tenant`.
+ * The request's tenant (SPEC 2): `tenant` header → registry cache → `request.tenant`. Without the header,
+ * a Host that is a tenant's domain names the tenant (issue 21, domain-cache.ts); with both, they must agree.
  *
  * Two plugins:
  *  - `tenancyPlugin` (once, in buildApp): the registry cache with its LISTEN client, the on-demand
@@ -30,6 +31,7 @@ import type {
 import fp from 'fastify-plugin';
 import { type AnyDb, DEFAULT_HOST } from '../db/hosts.ts';
 import { problems } from '../http/problem.ts';
+import { DomainCache, hostTenantId } from './domain-cache.ts';
 import { type CachedTenant, RegistryCache } from './registry-cache.ts';
 import { tenantIdProblem } from './tenant-id.ts';
 import { TenantUpgradeFailedError, TenantUpgrader, TenantUpgradeTimeoutError } from './tenant-upgrader.ts';
@@ -64,6 +66,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     registryCache: RegistryCache;
     tenantUpgrader: TenantUpgrader;
+    /** Domain → tenant for routing by Host (issue 21, domain-cache.ts). */
+    tenantDomains: DomainCache;
   }
 }
 
@@ -86,6 +90,7 @@ export const tenancyPlugin = fp(
     });
     cache.start();
     app.decorate('registryCache', cache);
+    app.decorate('tenantDomains', new DomainCache(core.domains, cache));
     app.decorate('tenantUpgrader', upgrader);
     app.decorateRequest(tenantSlot, null);
     app.decorateRequest('tenant', {
@@ -139,8 +144,14 @@ function headerTenantId(request: FastifyRequest): string {
   return raw;
 }
 
+/** The `tenant` header, or else the tenant whose domain the Host is; both → they must agree (400). */
+async function requestTenantId(app: FastifyInstance, request: FastifyRequest): Promise<string> {
+  const header = request.headers.tenant === undefined ? undefined : headerTenantId(request);
+  return (await hostTenantId(app.tenantDomains, request, header)) ?? headerTenantId(request);
+}
+
 async function resolveTenant(app: FastifyInstance, request: FastifyRequest): Promise<TenantContext> {
-  const tenantId = headerTenantId(request);
+  const tenantId = await requestTenantId(app, request);
   let tenant = await app.registryCache.get(tenantId);
   if (!tenant) throw problems.notFound('tenant', tenantId);
   tenant = await ready(app, tenant);

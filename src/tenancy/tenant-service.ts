@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 import { type AnyDb, type DatabaseHosts, DEFAULT_HOST, UnknownHostError } from '../db/hosts.ts';
 import { SQLSTATE, sqlState } from '../db/sqlstate.ts';
 import type { MigrationRunner, RunResult } from '../migrations/runner.ts';
+import { insertTenantDomains } from './domains.ts';
 import type { TenantRegistry, TenantRow } from './registry.ts';
 import { assertTenantId, deriveTenantId } from './tenant-id.ts';
 
@@ -32,6 +33,8 @@ export interface CreateTenantInput {
   name: string;
   tenantId?: string;
   host?: string;
+  /** Normalised tenant domains (TenantDomains.normalize), created with the tenant, atomically. */
+  domains?: string[];
 }
 
 export class TenantService {
@@ -61,6 +64,7 @@ export class TenantService {
               { tenant_id: tenantId, name, host, status: 'active', revision: this.runner.set.head },
               conn,
             );
+            await insertTenantDomains(conn, tenantId, input.domains ?? []);
             await options.inTransaction?.(conn);
           },
         }),
@@ -69,7 +73,16 @@ export class TenantService {
     }
 
     await this.translateConflicts(tenantId, () =>
-      this.registry.insert({ tenant_id: tenantId, name, host, status: 'provisioning', revision: null }),
+      this.hosts
+        .db(DEFAULT_HOST)
+        .transaction()
+        .execute(async (trx) => {
+          await this.registry.insert(
+            { tenant_id: tenantId, name, host, status: 'provisioning', revision: null },
+            trx,
+          );
+          await insertTenantDomains(trx, tenantId, input.domains ?? []);
+        }),
     );
     let migration: RunResult;
     try {

@@ -356,15 +356,17 @@ describe('login', () => {
 });
 
 describe('rate limits', () => {
-  it('login per e-mail and per IP, register, password reset → 429 with Retry-After', async () => {
+  it('login per e-mail and address, per IP, register, password reset → 429 with Retry-After', async () => {
+    // The pair budget (test/accounts/lockout.test.ts covers the other login budgets).
     const email = uniqueEmail('hammer');
+    const hammer = randomIp();
     let last = 0;
     for (let i = 0; i < 11; i++) {
       const response = await app.inject({
         method: 'POST',
         url: '/auth/login',
         payload: { email, password: 'whatever-1' },
-        remoteAddress: randomIp(),
+        remoteAddress: hammer,
       });
       last = response.statusCode;
       if (i < 10) expect(response.statusCode).toBe(401);

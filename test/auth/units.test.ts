@@ -1,8 +1,10 @@
-/** Pure pieces of the account machinery: CSV, rate limiter, concurrency limiter, tokens, passwords. */
+/**
+ * Pure pieces of the account machinery: CSV, concurrency limiter, tokens, passwords. (The rate limits
+ * live in PostgreSQL now: test/accounts/lockout.test.ts.)
+ */
 import { describe, expect, it } from 'vitest';
 import { ConcurrencyLimiter, QueueFullError } from '../../src/auth/concurrency.ts';
 import { PasswordHasher, passwordProblem } from '../../src/auth/passwords.ts';
-import { RateLimiter } from '../../src/auth/rate-limit.ts';
 import {
   bearerToken,
   hashToken,
@@ -10,7 +12,6 @@ import {
   issueTenantToken,
   parseTenantToken,
 } from '../../src/auth/tokens.ts';
-import { HttpProblem } from '../../src/http/problem.ts';
 import { CsvSyntaxError, parseCsv, toCsv } from '../../src/routes/users/csv.ts';
 
 describe('csv', () => {
@@ -31,32 +32,6 @@ describe('csv', () => {
     ]);
     expect(() => parseCsv('a;"b\n')).toThrow(CsvSyntaxError);
     expect(() => parseCsv('a;b"c\n')).toThrow(CsvSyntaxError);
-  });
-});
-
-describe('RateLimiter', () => {
-  it('counts per key within a window and tells how long to wait', () => {
-    let now = 0;
-    const limiter = new RateLimiter(() => now);
-    const rule = { limit: 2, windowSeconds: 60 };
-    expect(limiter.hit('k', rule)).toBe(0);
-    expect(limiter.hit('k', rule)).toBe(0);
-    expect(limiter.hit('k', rule)).toBe(60);
-    expect(limiter.hit('other', rule)).toBe(0);
-    now = 30_000;
-    expect(limiter.hit('k', rule)).toBe(30);
-    now = 60_000;
-    expect(limiter.hit('k', rule)).toBe(0);
-    try {
-      limiter.consume([
-        ['k', rule],
-        ['k', rule],
-      ]);
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(HttpProblem);
-      expect((error as HttpProblem).extras.headers).toEqual({ 'retry-after': '60' });
-    }
   });
 });
 

@@ -327,7 +327,7 @@ describe('control center: predecessor aliases behave like the canonical routes',
     const id = randomTenantId('legacy');
     const created = await app.inject({
       method: 'GET',
-      url: `/create?name=Legacy&schema=${id}&host=default`,
+      url: `/create?name=Legacy&schema=${id}&db_host=default`,
       headers: ADMIN,
     });
     expect(created.statusCode).toBe(201);
@@ -340,7 +340,8 @@ describe('control center: predecessor aliases behave like the canonical routes',
       (
         await app.inject({
           method: 'GET',
-          url: `/create?name=L&schema=${randomTenantId()}&host=a`,
+          // host= is the tenant's domain (issue 21); db_host= names the database server.
+          url: `/create?name=L&schema=${randomTenantId()}&db_host=a`,
           headers: ADMIN,
         })
       ).statusCode,
@@ -414,6 +415,9 @@ describe('control center OpenAPI', () => {
         'cc.legacy.upgrade',
         'cc.tenants.create',
         'cc.tenants.delete',
+        'cc.tenants.domains.add',
+        'cc.tenants.domains.list',
+        'cc.tenants.domains.remove',
         'cc.tenants.downgrade',
         'cc.tenants.list',
         'cc.tenants.migrate',

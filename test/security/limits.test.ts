@@ -60,21 +60,22 @@ describe('login and registration bursts', () => {
     expect(bystanderLogin.statusCode, bystanderLogin.body).toBe(200);
     const limited = answers.filter((r) => r.statusCode === 429);
     expect(answers.every((r) => r.statusCode === 401 || r.statusCode === 429)).toBe(true);
-    // 10 per e-mail per window: everything past it is refused.
-    expect(limited.length).toBeGreaterThanOrEqual(80);
+    // 10 failures per (e-mail, address) per window: everything past it is refused.
+    expect(limited.length).toBe(80);
     for (const response of limited) {
       expect(Number(response.headers['retry-after'])).toBeGreaterThan(0);
       expect(response.headers['content-type']).toContain('application/problem+json');
     }
-    // The member of A itself, from another address, is locked out for the window too (per e-mail)…
+    // The member of A itself, from another address, still signs in: only the attacker's pair is locked
+    // (issue 14: the lock used to cover the e-mail from every address)…
     const victim = await app.inject({
       method: 'POST',
       url: '/auth/login',
       payload: { email: a.member.email, password: PASSWORD },
       remoteAddress: randomIp(),
     });
-    expect(victim.statusCode).toBe(429);
-    // …but A's existing sessions and the rest of A are unaffected.
+    expect(victim.statusCode).toBe(200);
+    // …and A's existing sessions and the rest of A are unaffected.
     expect((await app.inject({ method: 'GET', url: '/auth/me', headers: a.member.headers })).statusCode).toBe(
       200,
     );

@@ -29,6 +29,7 @@ const tags = ['auth'];
 export const clientOf = (request: FastifyRequest): ClientInfo => ({
   ip: request.ip,
   userAgent: request.headers['user-agent'],
+  host: request.hostname,
 });
 
 const RegisterBody = Type.Object(
@@ -58,6 +59,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.register',
+        summary: 'Sign up a company and its owner',
         tags,
         body: RegisterBody,
         response: {
@@ -82,6 +84,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.login',
+        summary: 'Sign in with e-mail and password',
         tags,
         body: Type.Object(
           {
@@ -103,6 +106,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.verifyEmail',
+        summary: 'Confirm an e-mail address and sign in',
         tags,
         body: Type.Object({ token: OneTimeToken }, { additionalProperties: false }),
         response: { 200: SessionAnswerSchema, ...problemResponses(400, 429, 503) },
@@ -116,13 +120,36 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.passwordReset.request',
+        summary: 'Ask for a password-reset e-mail (always 202)',
         tags,
         body: Type.Object({ email: Email }, { additionalProperties: false }),
         response: { 202: Type.Object({ status: Type.Literal('accepted') }), ...problemResponses(400, 429) },
       },
     },
     async (request, reply) => {
-      accounts.requestPasswordReset(request.body.email, clientOf(request));
+      await accounts.requestPasswordReset(request.body.email, clientOf(request));
+      return reply.code(202).send({ status: 'accepted' as const });
+    },
+  );
+
+  app.post(
+    '/auth/verify-email/resend',
+    {
+      schema: {
+        operationId: 'auth.verifyEmail.resend',
+        summary: 'Ask for a new verification e-mail (always 202)',
+        tags,
+        description:
+          'Always 202, whether or not the address has an account. The owner of a company signed up and not yet confirmed gets a new verification e-mail; earlier links stop working.',
+        body: Type.Object({ email: Email }, { additionalProperties: false }),
+        response: {
+          202: Type.Object({ status: Type.Literal('accepted') }),
+          ...problemResponses(400, 429, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      await accounts.resendVerification(request.body.email, clientOf(request));
       return reply.code(202).send({ status: 'accepted' as const });
     },
   );
@@ -132,6 +159,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.passwordReset.confirm',
+        summary: 'Set a new password from a reset link',
         tags,
         body: TokenPasswordBody,
         response: { 204: Type.Null(), ...problemResponses(400, 422, 429, 503) },
@@ -148,6 +176,7 @@ export const authFlowRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'auth.acceptInvite',
+        summary: 'Accept an invitation, set a password and sign in',
         tags,
         body: TokenPasswordBody,
         response: { 200: SessionAnswerSchema, ...problemResponses(400, 422, 429, 503) },
@@ -166,6 +195,7 @@ export const authSessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: AUTHENTICATED },
       schema: {
         operationId: 'auth.logout',
+        summary: 'Sign out this session',
         tags,
         security,
         response: { 204: Type.Null(), ...problemResponses(400, 401, 404) },
@@ -183,6 +213,7 @@ export const authSessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: AUTHENTICATED },
       schema: {
         operationId: 'auth.logoutAll',
+        summary: 'Sign out every session of the user',
         tags,
         security,
         response: { 200: Type.Object({ revoked: Type.Integer() }), ...problemResponses(400, 401, 404) },
@@ -199,6 +230,7 @@ export const authSessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: AUTHENTICATED },
       schema: {
         operationId: 'auth.me',
+        summary: 'The signed-in user, role, permissions and session',
         tags,
         security,
         response: {

@@ -2,14 +2,18 @@
  * The predecessor's routes, kept for its clients (SPEC 6) as admin-only aliases of the canonical
  * control center routes: same service calls, same answers and status codes.
  *
- *   GET  /create?name=&schema=&host=   = POST /cc/tenants {name, tenant_id: schema, host}
+ *   GET  /create?name=&schema=&host=&db_host=
+ *                                      = POST /cc/tenants {name, tenant_id: schema, domains: [host], host: db_host}
  *   GET  /upgrade?schema=              = POST /cc/tenants/{schema}/migrate
  *   GET  /cc/                          = GET  /cc/tenants
  *   POST /cc/                          = POST /cc/migrate
  *   POST /cc/{tenant_id}               = POST /cc/tenants/{tenant_id}/migrate
  *   DELETE /cc/{tenant_id}?confirm=    = DELETE /cc/tenants/{tenant_id}?confirm=
  *
- * `host` here is a database host name (TENANT_DATABASE_URLS key); unknown → 400. Static paths win over
+ * `host` is the tenant's DOMAIN, as in the predecessor (issue 21: its earlier version chose the tenant by
+ * the request's Host); `db_host` picks the database server (TENANT_DATABASE_URLS key; unknown → 400;
+ * default: default). `/create?name=a&schema=a&host=a` creates tenant `a` reachable at Host `a` (or
+ * `a.<TENANT_BASE_DOMAIN>` when that is set) on the default server. Static paths win over
  * `/cc/{tenant_id}`, so tenants named `tenants`, `migrate`, `jobs` or `drift` need the canonical routes.
  * The predecessor's clients POST without a body; those routes treat a missing body as `{}`.
  */
@@ -54,6 +58,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.create',
+        summary: "Create a tenant (predecessor's route)",
         tags,
         security,
         querystring: LegacyCreateQuery,
@@ -61,8 +66,9 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
       },
     },
     async (request, reply) => {
-      const { name, schema, host } = request.query;
-      return reply.code(201).send(await cc.create({ name, tenant_id: schema, host }));
+      const { name, schema, host, db_host } = request.query;
+      const domains = host === undefined ? [] : [host];
+      return reply.code(201).send(await cc.create({ name, tenant_id: schema, domains, host: db_host }));
     },
   );
 
@@ -71,6 +77,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.upgrade',
+        summary: "Migrate one tenant (predecessor's route)",
         tags,
         security,
         querystring: LegacyUpgradeQuery,
@@ -86,6 +93,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.list',
+        summary: "List tenants (predecessor's route)",
         tags,
         security,
         querystring: ListQuery,
@@ -101,6 +109,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
       preValidation: emptyBodyIsObject,
       schema: {
         operationId: 'cc.legacy.migrateAll',
+        summary: "Migrate every tenant (predecessor's route)",
         tags,
         security,
         body: FleetBody,
@@ -116,6 +125,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
       preValidation: emptyBodyIsObject,
       schema: {
         operationId: 'cc.legacy.migrate',
+        summary: "Migrate one tenant (predecessor's route)",
         tags,
         security,
         params: LegacyIdParams,
@@ -132,6 +142,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
     {
       schema: {
         operationId: 'cc.legacy.delete',
+        summary: "Delete a tenant (predecessor's route)",
         tags,
         security,
         params: LegacyIdParams,

@@ -15,13 +15,16 @@ import {
   SchemaExistsError,
   UnknownRevisionError,
 } from '../../migrations/runner.ts';
+import type { DomainCache } from '../../tenancy/domain-cache.ts';
+import { InvalidDomainError } from '../../tenancy/domain-name.ts';
+import { DomainNotFoundError, type DomainRow, DomainTakenError } from '../../tenancy/domains.ts';
 import type { TenantRow } from '../../tenancy/registry.ts';
 import type { RegistryCache } from '../../tenancy/registry-cache.ts';
 import { InvalidTenantIdError, tenantIdProblem } from '../../tenancy/tenant-id.ts';
 import { downgradeTenant, findTenantOrThrow, upgradeTenant } from '../../tenancy/tenant-migrations.ts';
 import { TenantExistsError, TenantNotFoundError } from '../../tenancy/tenant-service.ts';
 import { revisionsBehind } from '../../tenancy/tenant-upgrader.ts';
-import type { HistoryEntry, Paginated, RunView, TenantDetail, TenantView } from './schemas.ts';
+import type { DomainView, HistoryEntry, Paginated, RunView, TenantDetail, TenantView } from './schemas.ts';
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
@@ -42,6 +45,9 @@ export function ccProblem(error: unknown): HttpProblem | undefined {
   if (error instanceof InvalidTenantIdError || error instanceof MigrationSetError)
     return problems.badRequest(error.message);
   if (error instanceof RunnerInputError) return problems.badRequest(error.message);
+  if (error instanceof InvalidDomainError) return problems.badRequest(error.message);
+  if (error instanceof DomainTakenError) return problems.conflict(error.message);
+  if (error instanceof DomainNotFoundError) return problems.notFound('domain', error.domain);
   if (error instanceof UnknownRevisionError) return problems.conflict(error.message);
   // Admin-only routes: the operator needs the PostgreSQL message to fix the migration.
   if (error instanceof MigrationFailedError) return problems.unprocessable(error.message);
@@ -60,18 +66,20 @@ export class ControlCenter {
   constructor(
     private readonly core: Core,
     private readonly cache: RegistryCache,
+    private readonly domainCache: DomainCache,
   ) {}
 
   get head(): string | null {
     return this.core.tenantRunner.set.head;
   }
 
-  view(row: TenantRow): TenantView {
+  view(row: TenantRow, domains: string[]): TenantView {
     return {
       tenant_id: row.tenant_id,
       uuid: row.uuid,
       name: row.name,
       host: row.host,
+      domains,
       status: row.status,
       revision: row.revision,
       head: this.head,
@@ -106,8 +114,9 @@ export class ControlCenter {
       limit: query.size,
       search: query.search,
     });
+    const domains = await this.core.domains.domainsOf(rows.map((row) => row.tenant_id));
     return {
-      items: rows.map((row) => this.view(row)),
+      items: rows.map((row) => this.view(row, domains.get(row.tenant_id) ?? [])),
       total,
       page: query.page,
       size: query.size,
@@ -115,22 +124,28 @@ export class ControlCenter {
     };
   }
 
+  /** `host` is the database host; `domains` are normalised and created with the tenant, atomically. */
   async create(input: {
     name: string;
     tenant_id?: string;
     host?: string;
+    domains?: string[];
   }): Promise<{ tenant: TenantView; migration: RunView }> {
     if (input.tenant_id !== undefined) requireTenantId(input.tenant_id, 'tenant_id');
     const name = input.name.trim();
     if (name === '') throw problems.badRequest('name must not be blank');
     if (input.host !== undefined && !this.core.hosts.has(input.host))
       throw ccProblem(new UnknownHostError(input.host));
+    const domains = await translated(async () => [
+      ...new Set((input.domains ?? []).map((domain) => this.core.domains.normalize(domain))),
+    ]);
     const created = await translated(() =>
-      this.core.tenants.create({ name, tenantId: input.tenant_id, host: input.host }),
+      this.core.tenants.create({ name, tenantId: input.tenant_id, host: input.host, domains }),
     );
     this.cache.put(created.tenant);
+    for (const domain of domains) this.domainCache.invalidate(domain);
     return {
-      tenant: this.view(created.tenant),
+      tenant: this.view(created.tenant, domains.sort()),
       migration: this.run(created.tenant.tenant_id, created.migration),
     };
   }
@@ -155,7 +170,31 @@ export class ControlCenter {
         checksum_ok: entry.applied?.checksum == null ? null : entry.applied.checksum === entry.checksum,
       }));
     }
-    return { ...this.view(row), history };
+    const domains = (await this.core.domains.domainsOf([row.tenant_id])).get(row.tenant_id) ?? [];
+    return { ...this.view(row, domains), history };
+  }
+
+  domainView(row: DomainRow): DomainView {
+    return { domain: row.domain, tenant_id: row.tenant_id, created_at: row.created_at.toISOString() };
+  }
+
+  async listDomains(tenantId: string): Promise<{ tenant_id: string; items: DomainView[] }> {
+    requireTenantId(tenantId);
+    const rows = await translated(() => this.core.domains.list(tenantId));
+    return { tenant_id: tenantId, items: rows.map((row) => this.domainView(row)) };
+  }
+
+  async addDomain(tenantId: string, domain: string): Promise<{ domain: DomainView; created: boolean }> {
+    requireTenantId(tenantId);
+    const { row, created } = await translated(() => this.core.domains.add(tenantId, domain));
+    this.domainCache.invalidate(row.domain);
+    return { domain: this.domainView(row), created };
+  }
+
+  async removeDomain(tenantId: string, domain: string): Promise<void> {
+    requireTenantId(tenantId);
+    const removed = await translated(() => this.core.domains.remove(tenantId, domain));
+    this.domainCache.invalidate(removed);
   }
 
   async migrate(tenantId: string, options: { target?: string; dryRun?: boolean }): Promise<RunView> {

@@ -15,9 +15,13 @@ import { legacyRoutes } from './aliases.ts';
 import { ControlCenter, ccProblem, requireTenantId } from './control-center.ts';
 import { JobStore } from './jobs.ts';
 import {
+  AddDomainBody,
   CreatedSchema,
   CreateTenantBody,
   DeleteQuery,
+  DomainListSchema,
+  DomainParams,
+  DomainViewSchema,
   DowngradeBody,
   DriftQuery,
   DriftSchema,
@@ -43,7 +47,7 @@ const security = [{ bearer: [] }];
 
 export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions> = async (app, options) => {
   app.addHook('onRequest', adminGuard(options.adminToken));
-  const cc = new ControlCenter(app.core, app.registryCache);
+  const cc = new ControlCenter(app.core, app.registryCache, app.tenantDomains);
   const jobs = new JobStore(app.core, app.registryCache);
   app.addHook('onClose', () => jobs.settle());
 
@@ -52,6 +56,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.list',
+        summary: 'List tenants with their migration state',
         tags,
         security,
         querystring: ListQuery,
@@ -66,6 +71,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.create',
+        summary: 'Create a tenant',
         tags,
         security,
         body: CreateTenantBody,
@@ -80,6 +86,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.show',
+        summary: 'Get a tenant with its migration history',
         tags,
         security,
         params: IdParams,
@@ -94,6 +101,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.migrate',
+        summary: 'Migrate one tenant (or dry run)',
         tags,
         security,
         params: IdParams,
@@ -110,6 +118,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.downgrade',
+        summary: 'Downgrade one tenant',
         tags,
         security,
         params: IdParams,
@@ -125,6 +134,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.tenants.delete',
+        summary: 'Delete a tenant (schema, registry and directory rows)',
         tags,
         security,
         params: IdParams,
@@ -138,11 +148,69 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     },
   );
 
+  app.get(
+    '/cc/tenants/:id/domains',
+    {
+      schema: {
+        operationId: 'cc.tenants.domains.list',
+        summary: 'List the domains routed to a tenant',
+        tags,
+        security,
+        params: IdParams,
+        response: { 200: DomainListSchema, ...problemResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request) => cc.listDomains(request.params.id),
+  );
+
+  app.post(
+    '/cc/tenants/:id/domains',
+    {
+      schema: {
+        operationId: 'cc.tenants.domains.add',
+        summary: 'Route a domain to a tenant',
+        tags,
+        security,
+        params: IdParams,
+        body: AddDomainBody,
+        // 201 added; 200 when the tenant already had it (adding is idempotent).
+        response: {
+          200: DomainViewSchema,
+          201: DomainViewSchema,
+          ...problemResponses(400, 401, 403, 404, 409, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { domain, created } = await cc.addDomain(request.params.id, request.body.domain);
+      return reply.code(created ? 201 : 200).send(domain);
+    },
+  );
+
+  app.delete(
+    '/cc/tenants/:id/domains/:domain',
+    {
+      schema: {
+        operationId: 'cc.tenants.domains.remove',
+        summary: 'Stop routing a domain to a tenant',
+        tags,
+        security,
+        params: DomainParams,
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      await cc.removeDomain(request.params.id, request.params.domain);
+      return reply.code(204).send(null);
+    },
+  );
+
   app.post(
     '/cc/migrate',
     {
       schema: {
         operationId: 'cc.fleet.migrate',
+        summary: 'Migrate every tenant as a job',
         tags,
         security,
         body: FleetBody,
@@ -157,6 +225,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.jobs.show',
+        summary: "A job's progress and results",
         tags,
         security,
         params: JobParams,
@@ -175,6 +244,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.drift',
+        summary: 'Catalog differences of tenants from a reference schema',
         tags,
         security,
         querystring: DriftQuery,

@@ -28,7 +28,8 @@ export const TenantViewSchema = Type.Object({
   tenant_id: Type.String(),
   uuid: Type.String(),
   name: Type.String(),
-  host: Type.String(),
+  host: Type.String({ description: 'Database host (key of TENANT_DATABASE_URLS, or default)' }),
+  domains: Type.Array(Type.String(), { description: 'Host names that route to this tenant (issue 21)' }),
   status: Type.Union([
     Type.Literal('provisioning'),
     Type.Literal('active'),
@@ -97,11 +98,20 @@ export const RunViewSchema = Type.Object({
 });
 export type RunView = Static<typeof RunViewSchema>;
 
+/** A tenant domain as typed: normalised and validated by the handler (src/tenancy/domain-name.ts). */
+const DomainInput = Type.String({
+  minLength: 1,
+  maxLength: 300,
+  description:
+    'Host name (IDNA allowed, lower-cased); a bare label means <label>.<TENANT_BASE_DOMAIN> when that is set',
+});
+
 export const CreateTenantBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200 }),
     tenant_id: Type.Optional(Type.String({ maxLength: 200 })),
-    host: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    host: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Database host' })),
+    domains: Type.Optional(Type.Array(DomainInput, { maxItems: 20 })),
   },
   { additionalProperties: false },
 );
@@ -111,7 +121,34 @@ export const CreatedSchema = Type.Object({ tenant: TenantViewSchema, migration: 
 export const LegacyCreateQuery = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   schema: Type.Optional(Type.String({ maxLength: 200 })),
-  host: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  host: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 300,
+      description: "The tenant's domain, as in the predecessor (a bare label: see POST /cc/tenants domains)",
+    }),
+  ),
+  db_host: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 64, description: 'Database host (default: default)' }),
+  ),
+});
+
+export const DomainViewSchema = Type.Object({
+  domain: Type.String(),
+  tenant_id: Type.String(),
+  created_at: Type.String({ format: 'date-time' }),
+});
+export type DomainView = Static<typeof DomainViewSchema>;
+
+export const DomainListSchema = Type.Object({
+  tenant_id: Type.String(),
+  items: Type.Array(DomainViewSchema),
+});
+
+export const AddDomainBody = Type.Object({ domain: DomainInput }, { additionalProperties: false });
+export const DomainParams = Type.Object({
+  id: TenantIdParam,
+  domain: Type.String({ minLength: 1, maxLength: 300 }),
 });
 
 export const MigrateBody = Type.Object(

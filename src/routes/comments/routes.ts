@@ -24,6 +24,7 @@ export const commentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'comments.list',
+        summary: "List a task's comments",
         tags,
         params: UuidParams,
         querystring: Type.Object(
@@ -42,6 +43,7 @@ export const commentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'comments.create',
+        summary: 'Comment on a task',
         tags,
         params: UuidParams,
         body: WriteCommentBody,
@@ -60,6 +62,7 @@ export const commentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'comments.update',
+        summary: 'Edit a comment',
         tags,
         params: UuidParams,
         body: WriteCommentBody,
@@ -80,6 +83,7 @@ export const commentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'comments.delete',
+        summary: 'Delete a comment',
         tags,
         params: UuidParams,
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 503) },

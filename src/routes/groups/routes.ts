@@ -68,6 +68,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_VIEW' },
       schema: {
         operationId: 'groups.list',
+        summary: 'List groups',
         tags,
         security,
         querystring: ListQuery,
@@ -83,6 +84,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_VIEW' },
       schema: {
         operationId: 'groups.get',
+        summary: 'Get a group',
         tags,
         security,
         params: UuidParams,
@@ -98,6 +100,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'GROUP_MANAGE' },
       schema: {
         operationId: 'groups.create',
+        summary: 'Create a group',
         tags,
         security,
         body: CreateBody,
@@ -114,6 +117,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'GROUP_MANAGE' },
       schema: {
         operationId: 'groups.update',
+        summary: 'Update a group',
         tags,
         security,
         params: UuidParams,
@@ -130,6 +134,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'GROUP_MANAGE' },
       schema: {
         operationId: 'groups.delete',
+        summary: 'Delete a group',
         tags,
         security,
         params: UuidParams,

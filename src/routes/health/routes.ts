@@ -18,6 +18,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'root.info',
+        summary: 'Service name, version and tenant',
         tags: ['health'],
         headers: Type.Object({ tenant: Type.Optional(Type.String({ maxLength: 200 })) }),
         response: {
@@ -26,6 +27,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
             version: Type.String(),
             tenant: Type.Union([Type.String(), Type.Null()]),
           }),
+          ...problemResponses(400, 503),
         },
       },
     },
@@ -38,8 +40,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { skipOverloadCheck: true },
       schema: {
         operationId: 'health.process',
+        summary: 'Liveness of the server process',
         tags: ['health'],
-        response: { 200: Type.Object({ status: Type.Literal('ok'), uptime_s: Type.Number() }) },
+        // 503 only while the server shuts down (src/app.ts); overload never refuses this route.
+        response: {
+          200: Type.Object({ status: Type.Literal('ok'), uptime_s: Type.Number() }),
+          ...problemResponses(503),
+        },
       },
     },
     async () => ({ status: 'ok' as const, uptime_s: Math.round(process.uptime()) }),
@@ -50,6 +57,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'health.database',
+        summary: 'Reachability of every database host',
         tags: ['health'],
         response: {
           200: Type.Object({

@@ -22,6 +22,7 @@ export const listRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'lists.list',
+        summary: 'List task lists',
         tags,
         querystring: ListQuery,
         response: { 200: PageOf(ListBody), ...problemResponses(400, 401, 403, 404, 503) },
@@ -36,6 +37,7 @@ export const listRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'LIST_MANAGE' },
       schema: {
         operationId: 'lists.create',
+        summary: 'Create a list',
         tags,
         body: CreateListBody,
         response: { 201: ListBody, ...problemResponses(400, 401, 403, 404, 422, 503) },
@@ -51,6 +53,7 @@ export const listRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'lists.get',
+        summary: 'Get a list',
         tags,
         params: UuidParams,
         response: { 200: ListBody, ...problemResponses(400, 401, 403, 404, 503) },
@@ -65,6 +68,7 @@ export const listRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'LIST_MANAGE' },
       schema: {
         operationId: 'lists.update',
+        summary: 'Update a list (rename, archive, restore)',
         tags,
         params: UuidParams,
         body: PatchListBody,
@@ -80,6 +84,7 @@ export const listRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'LIST_MANAGE' },
       schema: {
         operationId: 'lists.delete',
+        summary: 'Delete an empty list or archive one that holds tasks',
         tags,
         params: UuidParams,
         response: { 200: DeleteListAnswer, ...problemResponses(400, 401, 403, 404, 503) },

@@ -49,6 +49,7 @@ export const roleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_VIEW' },
       schema: {
         operationId: 'roles.list',
+        summary: 'List roles',
         tags,
         security,
         response: {
@@ -66,6 +67,7 @@ export const roleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_VIEW' },
       schema: {
         operationId: 'roles.permissions',
+        summary: 'List every permission',
         tags,
         security,
         response: {
@@ -83,6 +85,7 @@ export const roleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_VIEW' },
       schema: {
         operationId: 'roles.get',
+        summary: 'Get a role',
         tags,
         security,
         params: UuidParams,
@@ -98,6 +101,7 @@ export const roleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'ROLE_MANAGE' },
       schema: {
         operationId: 'roles.create',
+        summary: 'Create a role',
         tags,
         security,
         body: CreateRoleBody,
@@ -116,6 +120,7 @@ export const roleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'ROLE_MANAGE' },
       schema: {
         operationId: 'roles.update',
+        summary: 'Update a role',
         tags,
         security,
         params: UuidParams,
@@ -133,6 +138,7 @@ export const roleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'ROLE_MANAGE' },
       schema: {
         operationId: 'roles.delete',
+        summary: 'Delete a role',
         tags,
         security,
         params: UuidParams,

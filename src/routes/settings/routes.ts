@@ -35,6 +35,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: AUTHENTICATED },
       schema: {
         operationId: 'settings.tenant.get',
+        summary: "Get the company's settings",
         tags,
         security,
         response: { 200: TenantSettingsSchema, ...problemResponses(400, 401, 404) },
@@ -49,6 +50,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'SETTINGS_MANAGE' },
       schema: {
         operationId: 'settings.tenant.put',
+        summary: "Replace the company's settings",
         tags,
         security,
         body: TenantPut,
@@ -64,6 +66,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: AUTHENTICATED },
       schema: {
         operationId: 'settings.me.get',
+        summary: "Get the signed-in user's settings",
         tags,
         security,
         response: { 200: UserSettingsSchema, ...problemResponses(400, 401, 404) },
@@ -78,6 +81,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: AUTHENTICATED },
       schema: {
         operationId: 'settings.me.put',
+        summary: "Replace the signed-in user's settings",
         tags,
         security,
         body: UserPut,

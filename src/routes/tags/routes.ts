@@ -22,6 +22,7 @@ export const tagRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'tags.list',
+        summary: 'List tags',
         tags,
         querystring: TagQuery,
         response: { 200: PageOf(TagBody), ...problemResponses(400, 401, 403, 404, 503) },
@@ -36,6 +37,7 @@ export const tagRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TAG_MANAGE' },
       schema: {
         operationId: 'tags.create',
+        summary: 'Create a tag',
         tags,
         body: CreateTagBody,
         response: { 201: TagBody, ...problemResponses(400, 401, 403, 404, 409, 503) },
@@ -50,6 +52,7 @@ export const tagRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TAG_MANAGE' },
       schema: {
         operationId: 'tags.update',
+        summary: 'Update a tag',
         tags,
         params: UuidParams,
         body: PatchTagBody,
@@ -65,6 +68,7 @@ export const tagRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TAG_MANAGE' },
       schema: {
         operationId: 'tags.delete',
+        summary: 'Delete a tag (force=true when in use)',
         tags,
         params: UuidParams,
         querystring: DeleteTagQuery,

@@ -37,6 +37,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'tasks.list',
+        summary: 'List tasks (filters, sorting, search)',
         tags,
         querystring: TaskListQuery,
         response: { 200: PageOf(TaskBody), ...problemResponses(400, 401, 403, 404, 422, 503) },
@@ -52,6 +53,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_ADD' },
       schema: {
         operationId: 'tasks.create',
+        summary: 'Create a task',
         tags,
         body: CreateTaskBody,
         response: { 201: TaskBody, ...problemResponses(400, 401, 403, 404, 422, 503) },
@@ -67,6 +69,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'tasks.stats',
+        summary: 'Task statistics (by status, priority, overdue, completed per day)',
         tags,
         querystring: StatsQuery,
         response: { 200: StatsBody, ...problemResponses(400, 401, 403, 404, 422, 503) },
@@ -86,6 +89,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_EXPORT' },
       schema: {
         operationId: 'tasks.export',
+        summary: 'Export tasks as CSV',
         tags,
         querystring: TaskExportQuery,
         produces: ['text/csv'],
@@ -110,6 +114,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'tasks.get',
+        summary: 'Get a task',
         tags,
         params: UuidParams,
         response: { 200: TaskBody, ...problemResponses(400, 401, 403, 404, 503) },
@@ -124,6 +129,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_EDIT' },
       schema: {
         operationId: 'tasks.update',
+        summary: 'Update a task (partial; moves, status, assignees, tags)',
         tags,
         params: UuidParams,
         body: PatchTaskBody,
@@ -140,6 +146,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_DELETE' },
       schema: {
         operationId: 'tasks.delete',
+        summary: 'Delete a task (soft delete)',
         tags,
         params: UuidParams,
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 503) },
@@ -157,6 +164,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_DELETE' },
       schema: {
         operationId: 'tasks.restore',
+        summary: 'Restore a deleted task',
         tags,
         params: UuidParams,
         response: { 200: TaskBody, ...problemResponses(400, 401, 403, 404, 503) },
@@ -175,6 +183,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'TASK_VIEW' },
       schema: {
         operationId: 'tasks.events',
+        summary: "A task's timeline of changes",
         tags,
         params: UuidParams,
         querystring: Type.Object(

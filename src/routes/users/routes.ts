@@ -65,6 +65,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_VIEW' },
       schema: {
         operationId: 'users.list',
+        summary: 'List users (paginated, searchable)',
         tags,
         security,
         querystring: UserListQuery,
@@ -84,6 +85,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_VIEW' },
       schema: {
         operationId: 'users.count',
+        summary: 'Count users',
         tags,
         security,
         querystring: UserCountQuery,
@@ -99,6 +101,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_EXPORT' },
       schema: {
         operationId: 'users.export',
+        summary: 'Export users as CSV',
         tags,
         security,
         produces: ['text/csv'],
@@ -136,6 +139,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_IMPORT' },
       schema: {
         operationId: 'users.import',
+        summary: 'Import users from CSV (all or nothing)',
         tags,
         security,
         description: `CSV (text/csv), header row required: email, first_name, last_name[, role, phone, tz, lang]; at most ${IMPORT_MAX_ROWS} rows; all or nothing.`,
@@ -153,6 +157,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_VIEW' },
       schema: {
         operationId: 'users.get',
+        summary: 'Get a user',
         tags,
         security,
         params: UuidParams,
@@ -168,6 +173,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_ADD' },
       schema: {
         operationId: 'users.create',
+        summary: 'Create a user (with a password or by invitation)',
         tags,
         security,
         description:
@@ -186,6 +192,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_EDIT' },
       schema: {
         operationId: 'users.update',
+        summary: 'Update a user',
         tags,
         security,
         params: UuidParams,
@@ -202,6 +209,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'USER_DELETE' },
       schema: {
         operationId: 'users.delete',
+        summary: 'Delete a user (soft delete, revokes sessions)',
         tags,
         security,
         params: UuidParams,

@@ -1,0 +1,53 @@
+/**
+ * The periodic clean-up of the account tables (issue 14). A plain function, so that the timer started
+ * by the accounts plugin today and a job queue later call the same thing:
+ *  - sign-ups not verified within UNVERIFIED_SIGNUP_HOURS are deleted: schema, registry row and
+ *    directory rows (TenantService.delete; the `signups` row goes with the registry row);
+ *  - rate-limit windows that have ended are deleted.
+ *
+ * Every worker process may run it at once: a tenant deleted by another is skipped (not found).
+ */
+import type { AnyDb } from '../db/hosts.ts';
+import { TenantNotFoundError, type TenantService } from '../tenancy/tenant-service.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { claimExpiredSignup, expiredSignups } from './signups.ts';
+
+export interface AccountCleanupDeps {
+  /** The default host (public schema). */
+  db: AnyDb;
+  tenants: TenantService;
+  limiter: RateLimiter;
+  unverifiedSignupHours: number;
+  /** Called for each deleted tenant (this process forgets it in its registry cache). */
+  onTenantDeleted?: (tenantId: string) => void;
+}
+
+export interface AccountCleanupReport {
+  deletedTenants: string[];
+  prunedRateLimits: number;
+}
+
+const BATCH = 100;
+
+export async function cleanUpAccounts(deps: AccountCleanupDeps): Promise<AccountCleanupReport> {
+  const deletedTenants: string[] = [];
+  for (;;) {
+    const batch = await expiredSignups(deps.db, deps.unverifiedSignupHours, BATCH);
+    let progressed = false;
+    for (const tenantId of batch) {
+      if (!(await claimExpiredSignup(deps.db, tenantId, deps.unverifiedSignupHours))) continue;
+      try {
+        await deps.tenants.delete(tenantId);
+      } catch (error) {
+        if (error instanceof TenantNotFoundError) continue;
+        throw error;
+      }
+      progressed = true;
+      deletedTenants.push(tenantId);
+      deps.onTenantDeleted?.(tenantId);
+    }
+    if (batch.length < BATCH || !progressed) break;
+  }
+  const prunedRateLimits = await deps.limiter.prune();
+  return { deletedTenants, prunedRateLimits };
+}
