@@ -43,6 +43,8 @@ export interface ServerOptions {
   logFile: string;
   /** Extra node flags, e.g. `--cpu-prof` for a profile of the primary (WEB_CONCURRENCY=1). */
   nodeArgs?: string[];
+  /** Extra environment variables (e.g. the pool bounds of bench/overload.ts). */
+  env?: Record<string, string>;
 }
 
 export interface RunningServer {
@@ -73,6 +75,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         PORT: String(port),
         WEB_CONCURRENCY: String(options.webConcurrency),
         MIGRATE_TENANTS_ON_START: 'background',
+        ...options.env,
       },
     },
   );

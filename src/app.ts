@@ -3,7 +3,6 @@
  * the benchmarks. It registers cross-cutting plugins first (errors, CORS, docs, overload protection),
  * then one encapsulated plugin per route area.
  */
-import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -15,6 +14,7 @@ import { registerErrorHandling } from './http/error-handler.ts';
 import { openapiTransform } from './http/openapi.ts';
 import { type OverloadLimits, overloadProtection } from './http/overload.ts';
 import { ProblemSchema, problems } from './http/problem.ts';
+import { clientErrorHandler, requestIdOf, requestInput } from './http/request-input.ts';
 import { validatorFactory } from './http/validation.ts';
 import { metricsPlugin } from './metrics/metrics.ts';
 import { accountAreas } from './routes/auth/areas.ts';
@@ -74,8 +74,11 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
     },
     // TRUST_PROXY (src/config.ts): whose X-Forwarded-For names the client the rate limits count.
     trustProxy: fastifyTrustProxy(core.config.trustProxy),
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // X-Request-Id only when it is a short safe token, otherwise a generated one (request-input.ts).
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    // Refusals of Node's HTTP parser (431, 408, 400) as problem+json (request-input.ts).
+    clientErrorHandler,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
     // Stop keep-alive sockets promptly on close so SIGTERM shutdown does not wait for idle clients.
@@ -87,6 +90,8 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
   app.decorate('core', core);
   app.addSchema(ProblemSchema);
   registerErrorHandling(app);
+  // Strict UTF-8 JSON, empty JSON bodies, headers that must come once (src/http/request-input.ts).
+  await app.register(requestInput);
   // Graceful shutdown (issue 9, test/faults/sigterm-drain.test.ts): once close() has begun, the answers
   // to requests still in flight carry `Connection: close`, so their keep-alive sockets end with the
   // answer. Without it those sockets stayed open until the client's keep-alive ran out (72 s), close()

@@ -36,6 +36,10 @@ export interface Config {
   webConcurrency: number;
   /** Connections per database host and process (each worker has its own pools). */
   databasePoolSize: number;
+  /** Longest wait (ms) for a pooled connection (or a new one) before answering 503 + Retry-After. */
+  databasePoolWaitMs: number;
+  /** Requests that may wait for a connection of one pool; past it, 503 + Retry-After at once. */
+  databasePoolQueue: number;
   /** Folder for local state (embedded PostgreSQL data, mail outbox). */
   dataDir: string;
   /**
@@ -144,6 +148,10 @@ export function loadConfig(env: Env): Config {
   const logLevel = oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info');
   const webConcurrency = integer('WEB_CONCURRENCY', 1, 1, 64);
   const databasePoolSize = integer('DATABASE_POOL_SIZE', 10, 1, 200);
+  // Bounds measured in BENCHMARKS.md ("Overload"): past them a request is refused at once instead of
+  // queueing without bound (issue 14: p99 2.2 s and 649 MB at `ab -c 5000` before).
+  const databasePoolWaitMs = integer('DATABASE_POOL_WAIT_MS', 500, 10, 60_000);
+  const databasePoolQueue = integer('DATABASE_POOL_QUEUE', 50, 0, 100_000);
   const dataDir = value('DATA_DIR') ?? '.data';
   const tenantBaseDomain = baseDomain(value('TENANT_BASE_DOMAIN'), problems);
   const trustProxy = parseTrustProxy(value('TRUST_PROXY'), problems);
@@ -168,6 +176,8 @@ export function loadConfig(env: Env): Config {
     nodeEnv,
     webConcurrency,
     databasePoolSize,
+    databasePoolWaitMs,
+    databasePoolQueue,
     dataDir,
     tenantBaseDomain,
     trustProxy,

@@ -6,12 +6,17 @@
 import { createHash } from 'node:crypto';
 import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { POOL_SATURATED } from './sqlstate.ts';
 
 export const DEFAULT_HOST = 'default';
 
 export interface HostPoolOptions {
   /** Connections per host pool. */
   max?: number;
+  /** Longest wait (ms) for a connection — a free pooled one, or a new one being opened. */
+  waitMs?: number;
+  /** Checkouts that may wait for a connection; past it, `connect()` fails at once (PoolSaturatedError). */
+  maxWaiting?: number;
   /** Name shown in pg_stat_activity.application_name. */
   applicationName?: string;
 }
@@ -93,19 +98,33 @@ export class SchemaStatement {
     return this.build((name) => `${quoteIdent(schema)}.${quoteIdent(name)}`);
   }
 
-  /** The rows, typed by the caller after the statement's column list (as Kysely's `sql<Row>` does). */
-  async rows<Row>(binding: SchemaBinding, values: unknown[]): Promise<Row[]> {
-    let config = this.prepared.get(binding.schema);
+  private config(schema: string): pg.QueryConfig {
+    let config = this.prepared.get(schema);
     if (!config) {
-      const text = this.text(binding.schema);
+      const text = this.text(schema);
       config = setBounded(
         this.prepared,
-        binding.schema,
+        schema,
         { name: statementName(this.key, text), text },
         MAX_SCHEMA_DBS,
       );
     }
-    const result = await binding.pool.query({ ...config, values });
+    return config;
+  }
+
+  /** The rows, typed by the caller after the statement's column list (as Kysely's `sql<Row>` does). */
+  async rows<Row>(binding: SchemaBinding, values: unknown[]): Promise<Row[]> {
+    const result = await binding.pool.query({ ...this.config(binding.schema), values });
+    return result.rows;
+  }
+
+  /** The rows, prepared on one checked-out client (inside a transaction it runs, src/db/transaction.ts). */
+  async rowsOn<Row extends pg.QueryResultRow>(
+    client: pg.PoolClient,
+    schema: string,
+    values: unknown[],
+  ): Promise<Row[]> {
+    const result = await client.query<Row>({ ...this.config(schema), values });
     return result.rows;
   }
 
@@ -163,6 +182,59 @@ export async function runPrepared<Row>(
   return result.rows as Row[];
 }
 
+/** Refused checkout: `maxWaiting` requests already wait for a connection of this pool. */
+export class PoolSaturatedError extends Error {
+  override name = 'PoolSaturatedError';
+  readonly code = POOL_SATURATED;
+}
+
+type ConnectCallback = (
+  err: Error | undefined,
+  client: pg.PoolClient | undefined,
+  done: (release?: unknown) => void,
+) => void;
+
+/**
+ * A pg Pool whose queue is bounded (issue 14, BENCHMARKS.md "Overload"). pg-pool queues checkouts
+ * without limit: when PostgreSQL is the bottleneck, every request waits its turn, latency grows with the
+ * queue and so does memory (649 MB at 5,000 concurrent clients). Past `maxWaiting` waiting checkouts a
+ * checkout fails at once, and the wait itself is bounded by `connectionTimeoutMillis`: both answer 503 +
+ * Retry-After, so the requests that are served stay fast. `pool.query` checks out through `connect`,
+ * so it is bounded too.
+ */
+class BoundedPool extends pg.Pool {
+  constructor(
+    config: pg.PoolConfig,
+    private readonly maxWaiting: number,
+  ) {
+    super(config);
+  }
+
+  private saturated(): boolean {
+    return (
+      this.waitingCount >= this.maxWaiting &&
+      this.idleCount === 0 &&
+      this.totalCount >= (this.options.max ?? 10)
+    );
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
+    if (this.saturated()) {
+      const error = new PoolSaturatedError(
+        `${this.waitingCount} requests already wait for a database connection`,
+      );
+      if (!callback) return Promise.reject(error);
+      process.nextTick(() => callback(error, undefined, () => {}));
+      return undefined;
+    }
+    if (!callback) return super.connect();
+    super.connect(callback);
+    return undefined;
+  }
+}
+
 export class DatabaseHosts {
   private readonly pools = new Map<string, pg.Pool>();
   private readonly kyselys = new Map<string, AnyDb>();
@@ -192,19 +264,28 @@ export class DatabaseHosts {
   pool(host: string = DEFAULT_HOST): pg.Pool {
     let pool = this.pools.get(host);
     if (!pool) {
-      pool = new pg.Pool({
-        connectionString: this.url(host),
-        max: this.options.max ?? 10,
-        application_name: this.options.applicationName ?? 'tenantry',
-        connectionTimeoutMillis: 5_000,
-        idleTimeoutMillis: 30_000,
-        // Bounds what a long-lived connection accumulates: SchemaStatements prepared for every tenant it
-        // served (memory in the server process and in its PostgreSQL backend).
-        maxLifetimeSeconds: CONNECTION_LIFETIME_S,
-      });
+      pool = new BoundedPool(
+        {
+          connectionString: this.url(host),
+          max: this.options.max ?? 10,
+          application_name: this.options.applicationName ?? 'tenantry',
+          connectionTimeoutMillis: this.options.waitMs ?? 5_000,
+          idleTimeoutMillis: 30_000,
+          // Bounds what a long-lived connection accumulates: SchemaStatements prepared for every tenant it
+          // served (memory in the server process and in its PostgreSQL backend).
+          maxLifetimeSeconds: CONNECTION_LIFETIME_S,
+        },
+        this.options.maxWaiting ?? Number.POSITIVE_INFINITY,
+      );
       // An idle client losing its connection (database restarted) must not crash the process; the pool
       // drops it and the next checkout reconnects.
       pool.on('error', () => {});
+      // A CHECKED-OUT client has no 'error' listener (pg-pool removes its idle one), yet node-postgres
+      // emits 'error' on the client when its socket fails — even while a query is active (EPIPE writing a
+      // query to a Unix socket whose server went away: an uncaught exception, seen in
+      // test/faults/connection-loss.test.ts). The query itself is rejected, the client is no longer
+      // queryable and the pool drops it on release; this listener only keeps the process alive.
+      pool.on('connect', (client) => client.on('error', () => {}));
       this.pools.set(host, pool);
     }
     return pool;

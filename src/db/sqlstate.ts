@@ -12,8 +12,8 @@ export const SQLSTATE = {
   CHARACTER_NOT_IN_REPERTOIRE: '22021', // character_not_in_repertoire (NUL byte in text) → 400
   QUERY_CANCELED: '57014', // query_canceled (statement_timeout) → 503 + Retry-After
   LOCK_NOT_AVAILABLE: '55P03', // lock_not_available (lock_timeout) → 503 + Retry-After
-  SERIALIZATION_FAILURE: '40001', // serialization_failure → retry
-  DEADLOCK_DETECTED: '40P01', // deadlock_detected → retry
+  SERIALIZATION_FAILURE: '40001', // serialization_failure → retried once, then 503 + Retry-After
+  DEADLOCK_DETECTED: '40P01', // deadlock_detected → retried once, then 503 + Retry-After
   DUPLICATE_SCHEMA: '42P06', // duplicate_schema → 409
   INVALID_SCHEMA_NAME: '3F000', // invalid_schema_name (schema missing)
   UNDEFINED_TABLE: '42P01', // undefined_table
@@ -25,8 +25,20 @@ export const SQLSTATE = {
   INVALID_PASSWORD: '28P01', // invalid_password
 } as const;
 
+/** Codes after which the same transaction may succeed when run again (src/db/transaction.ts). */
+export const RETRY_CODES: ReadonlySet<string> = new Set([
+  SQLSTATE.SERIALIZATION_FAILURE,
+  SQLSTATE.DEADLOCK_DETECTED,
+]);
+
+export function isRetryable(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && RETRY_CODES.has(code);
+}
+
 /** Codes that mean "the database is busy or away; try again shortly". */
 export const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
+  ...RETRY_CODES,
   SQLSTATE.QUERY_CANCELED,
   SQLSTATE.LOCK_NOT_AVAILABLE,
   SQLSTATE.ADMIN_SHUTDOWN,
@@ -34,15 +46,37 @@ export const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
   SQLSTATE.TOO_MANY_CONNECTIONS,
 ]);
 
-/** Network-level errors from the driver when the server cannot be reached. */
+/**
+ * Not a SQLSTATE: our own code for a checkout refused because too many requests already wait for a
+ * connection of the pool (src/db/hosts.ts, BoundedPool) → 503 + Retry-After at once.
+ */
+export const POOL_SATURATED = 'TENANTRY_POOL_SATURATED';
+
+/**
+ * Errors of the socket under the driver when the server cannot be reached, over TCP or a Unix socket.
+ * ENOENT and EACCES only count for `connect` (the socket file of a stopped server is gone, or not ours):
+ * from any other call they are file errors, not the database.
+ */
 const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
+  'ECONNREFUSED', // nobody listens (TCP), or a stale Unix socket file
   'ECONNRESET',
+  'ECONNABORTED',
   'ETIMEDOUT',
   'EPIPE',
   'ENOTFOUND',
+  'EAI_AGAIN',
   'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
 ]);
+const CONNECT_ONLY_CODES: ReadonlySet<string> = new Set(['ENOENT', 'EACCES']);
+
+/**
+ * Messages of node-postgres and pg-pool (they carry no code) when a connection is lost, never opened in
+ * time, or used after it broke.
+ */
+const LOST_CONNECTION =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Cannot use a pool after calling end/i;
 
 export function sqlState(error: unknown): string | undefined {
   if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string')
@@ -50,10 +84,37 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
-/** True when the error means the database did not answer (down, restarting, overloaded, timed out). */
+/**
+ * True when the error means the database did not answer: down, restarting (57P03), shutting down or an
+ * operator ended the session (57P01), too busy (53300, a lock or statement timeout, our pool's queue
+ * full), a deadlock or serialization failure that survived its retry, or any way of losing the connection
+ * (refused, reset, timed out, the Unix socket file gone). Every one answers 503 + Retry-After.
+ */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = sqlState(error);
-  if (code && (UNAVAILABLE_CODES.has(code) || CONNECTION_ERROR_CODES.has(code))) return true;
+  if (code && (UNAVAILABLE_CODES.has(code) || CONNECTION_ERROR_CODES.has(code) || code === POOL_SATURATED))
+    return true;
+  if (code && CONNECT_ONLY_CODES.has(code) && syscallOf(error) === 'connect') return true;
+  if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
   const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(message);
+  return LOST_CONNECTION.test(message);
+}
+
+function syscallOf(error: unknown): string | undefined {
+  if (error && typeof error === 'object' && 'syscall' in error && typeof error.syscall === 'string')
+    return error.syscall;
+  return undefined;
+}
+
+/** The problem detail and Retry-After (seconds) of an `isDatabaseUnavailable` error. */
+export function unavailableAnswer(error: unknown): { detail: string; retryAfter: number } {
+  const code = sqlState(error);
+  if (code === POOL_SATURATED)
+    return {
+      detail: 'The server is busy: too many requests wait for the database; try again shortly',
+      retryAfter: 1,
+    };
+  if (code && RETRY_CODES.has(code))
+    return { detail: 'Too many concurrent changes of the same data; try again shortly', retryAfter: 1 };
+  return { detail: 'The database is not answering; try again shortly', retryAfter: 5 };
 }

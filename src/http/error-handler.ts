@@ -3,7 +3,7 @@
  * mapped by SQLSTATE, our HttpProblems, and anything unexpected (logged, hidden from the client).
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable, SQLSTATE, sqlState } from '../db/sqlstate.ts';
+import { isDatabaseUnavailable, SQLSTATE, sqlState, unavailableAnswer } from '../db/sqlstate.ts';
 import { type FieldError, HttpProblem, problems } from './problem.ts';
 
 interface ValidationIssue {
@@ -34,11 +34,10 @@ export function toProblem(error: unknown): { problem: HttpProblem; unexpected: b
     return { problem: problems.validation(fieldErrors(fastifyError)), unexpected: false };
 
   const code = sqlState(error);
-  if (isDatabaseUnavailable(error))
-    return {
-      problem: problems.unavailable('The database is not answering; try again shortly'),
-      unexpected: false,
-    };
+  if (isDatabaseUnavailable(error)) {
+    const { detail, retryAfter } = unavailableAnswer(error);
+    return { problem: problems.unavailable(detail, retryAfter), unexpected: false };
+  }
   switch (code) {
     case SQLSTATE.UNIQUE_VIOLATION:
       return { problem: problems.conflict('A record with the same unique value exists'), unexpected: false };

@@ -17,7 +17,15 @@ export interface TestCoreOptions extends Partial<CoreOptions> {
 
 export async function testCore(options: TestCoreOptions = {}): Promise<Core & { database: TestDatabase }> {
   const database = options.database ?? (await createTestDatabase());
-  const env: Record<string, string> = { NODE_ENV: 'test', CC_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...options.env };
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    CC_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    // The pool's wait and queue bounds are for production load (src/db/hosts.ts); on a busy test machine
+    // they would turn slow checkouts into 503s. test/http/pool-bounds.test.ts sets its own.
+    DATABASE_POOL_WAIT_MS: '5000',
+    DATABASE_POOL_QUEUE: '10000',
+    ...options.env,
+  };
   if (options.secondHost) {
     const second = options.secondHost === true ? await createTestDatabase({ host: 2 }) : options.secondHost;
     env.TENANT_DATABASE_URLS = JSON.stringify({ [SECOND_HOST]: second.url });

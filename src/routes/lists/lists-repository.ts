@@ -152,12 +152,30 @@ export class ListsRepository {
     await this.db.deleteFrom('lists').where('id', '=', id).execute();
   }
 
-  /** Serialises reorders of lists (see TasksRepository.lockPositions for why). */
+  /** Serialises changes of lists' positions (see src/routes/tasks/task-locks.ts for why and the order). */
   async lockPositions(): Promise<void> {
     await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${this.schema}:lists`}, 0))`.execute(this.db);
   }
 
-  /** Opens slot `to` for the list at `from`: the lists between move by one (ordinal values, ties by id). */
+  /** The last position (0 without lists); under the position lock it is the number of lists. */
+  async lastPosition(): Promise<number> {
+    const row = await this.db
+      .selectFrom('lists')
+      .select(sql<number>`coalesce(max(position), 0)::int`.as('last'))
+      .executeTakeFirstOrThrow();
+    return row.last;
+  }
+
+  /** Closes the slot of a deleted list. */
+  async closeGap(position: number): Promise<void> {
+    await this.db
+      .updateTable('lists')
+      .set({ position: sql`position - 1` })
+      .where('position', '>', position)
+      .execute();
+  }
+
+  /** Opens slot `to` for the list at `from`: the lists between move by one (1..n, no gaps). */
   async shiftPositions(from: number, to: number): Promise<void> {
     if (from === to) return;
     const query = this.db.updateTable('lists');

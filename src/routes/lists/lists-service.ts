@@ -5,6 +5,7 @@
  * would rewrite every task and its timeline, and could not be undone.) New tasks cannot go into an
  * archived list (tasks-service.ts).
  */
+import { inTransaction } from '../../db/transaction.ts';
 import { problems } from '../../http/problem.ts';
 import { type Page, pageOf } from '../auth/schemas.ts';
 import type { TodoDb } from '../tasks/tables.ts';
@@ -55,39 +56,51 @@ export class ListsService {
     return listBody(row);
   }
 
+  /**
+   * Lists' positions are dense (1..n) like tasks': every change of them holds the lists' position lock,
+   * taken before any list row (the lock order of src/routes/tasks/task-locks.ts), so concurrent creations
+   * get distinct positions and concurrent reorders never deadlock.
+   */
   async create(input: CreateListBody, actor: Actor): Promise<ListBody> {
-    const repo = this.repo();
-    const uuid = await repo.insert({
-      name: input.name,
-      description: input.description ?? '',
-      color: input.color ?? null,
-      createdBy: actor.id,
+    const uuid = await inTransaction(this.db, async (trx) => {
+      const repo = this.repo(trx);
+      await repo.lockPositions();
+      return repo.insert({
+        name: input.name,
+        description: input.description ?? '',
+        color: input.color ?? null,
+        createdBy: actor.id,
+      });
     });
     return this.get(uuid);
   }
 
   async patch(uuid: string, input: PatchListBody): Promise<ListBody> {
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(this.db, async (trx) => {
       const repo = this.repo(trx);
+      if (input.position !== undefined) await repo.lockPositions();
       const list = await repo.lock(uuid);
       if (!list) throw problems.notFound('list', uuid);
-      if (input.position !== undefined && input.position !== list.position) {
-        await repo.lockPositions();
-        await repo.shiftPositions(list.position, input.position);
+      const { archived, position: wanted, ...changes } = input;
+      let position: number | undefined;
+      if (wanted !== undefined) {
+        position = Math.min(Math.max(wanted, 1), await repo.lastPosition());
+        await repo.shiftPositions(list.position, position);
       }
-      const { archived, ...changes } = input;
       await repo.update(list.id, {
         ...changes,
+        ...(position === undefined ? {} : { position }),
         ...(archived === undefined ? {} : { archived_at: archived ? new Date() : null }),
       });
     });
     return this.get(uuid);
   }
 
-  /** Deletes an empty list; archives one that holds tasks (see the module comment). */
+  /** Deletes an empty list (its slot closes); archives one that holds tasks (see the module comment). */
   async remove(uuid: string): Promise<{ outcome: 'deleted' | 'archived'; list: ListBody | null }> {
-    const outcome = await this.db.transaction().execute(async (trx) => {
+    const outcome = await inTransaction(this.db, async (trx) => {
       const repo = this.repo(trx);
+      await repo.lockPositions();
       const list = await repo.lock(uuid);
       if (!list) throw problems.notFound('list', uuid);
       if (await repo.hasTasks(list.id)) {
@@ -95,6 +108,7 @@ export class ListsService {
         return 'archived' as const;
       }
       await repo.delete(list.id);
+      await repo.closeGap(list.position);
       return 'deleted' as const;
     });
     return { outcome, list: outcome === 'archived' ? await this.get(uuid) : null };

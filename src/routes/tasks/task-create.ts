@@ -1,5 +1,5 @@
 /**
- * POST /tasks/ as ONE statement: resolve the list, assignees and tags by uuid, insert the task at the end
+ * POST /tasks/ as ONE statement (in a transaction that first takes the list's position lock): resolve the list, assignees and tags by uuid, insert the task at the end
  * of its list, its `created` event and its assignee and tag rows, and answer the task's JSON — or insert
  * nothing when a reference is unknown (the caller reads which one from the same answer). One statement is
  * atomic without BEGIN/COMMIT round trips, and as a prepared `SchemaStatement` it is planned once per
@@ -9,8 +9,11 @@
  * The answer has the fields of `TaskBody` in its order, tags by name and assignees by e-mail, like
  * task-reads.ts (test/todo/task-answers.test.ts compares the two).
  */
-import { isoSql, SchemaStatement } from '../../db/hosts.ts';
+import { CompiledQuery } from 'kysely';
+import { isoSql, SchemaStatement, schemaBinding } from '../../db/hosts.ts';
+import { inTransaction, onClientInTransaction } from '../../db/transaction.ts';
 import type { TaskPriority, TaskStatus, TodoDb } from './tables.ts';
+import { positionLocksSql } from './task-locks.ts';
 import type { TaskJsonText } from './task-reads.ts';
 import { LAST_POSITION } from './tasks-repository.ts';
 
@@ -91,25 +94,43 @@ SELECT
 const INBOX = createStatement(true);
 const IN_LIST = createStatement(false);
 
+/**
+ * Creates the task. "Position = last + 1" holds under concurrency because the list's position lock
+ * (task-locks.ts) is taken before the statement starts — inside it, its snapshot would be older than the
+ * lock and two creations would read the same last position. So: `BEGIN; SELECT pg_advisory_xact_lock(…)`
+ * as one round trip, the prepared statement, COMMIT.
+ */
 export async function createTask(db: TodoDb, schema: string, task: NewTask): Promise<CreateResult> {
   const statement = task.listUuid === null ? INBOX : IN_LIST;
-  const [row] = await statement.run<{ body: string | null; found_assignees: string[]; found_tags: string[] }>(
-    db,
-    schema,
-    [
-      task.listUuid,
-      task.title,
-      task.description,
-      task.status,
-      task.priority,
-      task.dueAt,
-      task.author.id,
-      task.author.uuid,
-      task.assignees,
-      task.tags,
-      JSON.stringify(task.snapshot),
-    ],
-  );
+  const values = [
+    task.listUuid,
+    task.title,
+    task.description,
+    task.status,
+    task.priority,
+    task.dueAt,
+    task.author.id,
+    task.author.uuid,
+    task.assignees,
+    task.tags,
+    JSON.stringify(task.snapshot),
+  ];
+  const lock = positionLocksSql(schema, [task.listUuid]);
+  const binding = schemaBinding(db);
+  const [row] = binding
+    ? await onClientInTransaction(binding.pool, lock, (client) =>
+        statement.rowsOn<CreatedRow>(client, schema, values),
+      )
+    : await inTransaction(db, async (trx) => {
+        await trx.executeQuery(CompiledQuery.raw(lock));
+        return statement.run<CreatedRow>(trx, schema, values);
+      });
   if (!row) throw new Error('the task creation statement returned no row');
   return { body: row.body, foundAssignees: row.found_assignees, foundTags: row.found_tags };
+}
+
+interface CreatedRow {
+  body: string | null;
+  found_assignees: string[];
+  found_tags: string[];
 }

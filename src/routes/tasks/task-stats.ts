@@ -24,13 +24,17 @@ export function dayIn(tz: string, at: Date): string {
   }).format(at);
 }
 
+const FIRST_DAY = '0001-01-01';
+/** The later of two YYYY-MM-DD days (the text sorts like the date for years 1–9999). */
+const maxDay = (a: string, b: string) => (a > b ? a : b);
 const addDays = (day: string, days: number) =>
   new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
 
 /** The range to report: defaults, order and length checked (422 otherwise). */
 export function statsRange(tz: string, from: string | undefined, to: string | undefined, now = new Date()) {
   const last = to ?? dayIn(tz, now);
-  const first = from ?? addDays(last, -(DEFAULT_DAYS - 1));
+  // The default start never goes before year 1 (dates are limited to years 1–9999, src/http/validation.ts).
+  const first = from ?? maxDay(addDays(last, -(DEFAULT_DAYS - 1)), FIRST_DAY);
   const days = (Date.parse(last) - Date.parse(first)) / DAY_MS + 1;
   if (days < 1)
     throw problems.unprocessable('from must not be after to', [

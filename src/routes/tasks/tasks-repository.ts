@@ -5,6 +5,7 @@
 import { CompiledQuery, sql } from 'kysely';
 import { quoteIdent } from '../../db/hosts.ts';
 import type { TaskAction, TaskColumns, TaskPriority, TaskStatus, TodoDb } from './tables.ts';
+import { positionLocksSql } from './task-locks.ts';
 
 /** The state of a task a PATCH starts from, read under a row lock. */
 export interface LockedTask extends TaskColumns {
@@ -46,7 +47,7 @@ export const LAST_POSITION = (tasks: string, condition: string) =>
 export class TasksRepository {
   constructor(
     readonly db: TodoDb,
-    /** The tenant schema: part of the advisory-lock key of position changes. */
+    /** The tenant schema: part of the advisory-lock keys of positions (task-locks.ts). */
     private readonly schema: string,
   ) {}
 
@@ -193,10 +194,15 @@ export class TasksRepository {
       .executeTakeFirstOrThrow();
   }
 
-  setDeleted(id: string, deleted: boolean): Promise<{ deleted_at: Date | null }> {
+  /** Soft delete, or restore at `position` (the end of its list). */
+  setDeleted(id: string, deleted: boolean, position?: number): Promise<{ deleted_at: Date | null }> {
     return this.db
       .updateTable('tasks')
-      .set({ deleted_at: deleted ? sql<Date>`now()` : null, updated_at: sql`now()` })
+      .set({
+        deleted_at: deleted ? sql<Date>`now()` : null,
+        updated_at: sql`now()`,
+        ...(position === undefined ? {} : { position }),
+      })
       .where('id', '=', id)
       .returning('deleted_at')
       .executeTakeFirstOrThrow();
@@ -233,18 +239,38 @@ export class TasksRepository {
   }
 
   /**
-   * Serialises position changes within one list (or the inbox) for the rest of the transaction. Two
-   * concurrent reorders would otherwise shift overlapping ranges row by row in different orders and
-   * deadlock. The key includes the schema: advisory locks are database-wide.
+   * Takes the position locks of these lists (null: the inbox) for the rest of the transaction, before any
+   * task row is locked — the lock order of task-locks.ts.
    */
-  async lockPositions(listId: string | null): Promise<void> {
-    const key = `${this.schema}:tasks:${listId ?? 'inbox'}`;
-    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(this.db);
+  async lockPositions(listUuids: ReadonlyArray<string | null>): Promise<void> {
+    await this.db.executeQuery(CompiledQuery.raw(positionLocksSql(this.schema, listUuids)));
+  }
+
+  /** The list (uuid; null: the inbox) a task is in, read without locking: which position lock to take. */
+  async place(uuid: string, state: 'live' | 'deleted'): Promise<{ list_uuid: string | null } | undefined> {
+    return this.db
+      .selectFrom('tasks as t')
+      .leftJoin('lists as l', 'l.id', 't.list_id')
+      .select('l.uuid as list_uuid')
+      .where('t.uuid', '=', uuid)
+      .where('t.deleted_at', state === 'live' ? 'is' : 'is not', null)
+      .executeTakeFirst();
+  }
+
+  /** Closes the slot a task left at `position` (deleted, or moved to another list): positions stay dense. */
+  async closeGap(listId: string | null, position: number): Promise<void> {
+    await this.db
+      .updateTable('tasks')
+      .set({ position: sql`position - 1` })
+      .where('deleted_at', 'is', null)
+      .where((eb) => (listId === null ? eb('list_id', 'is', null) : eb('list_id', '=', listId)))
+      .where('position', '>', position)
+      .execute();
   }
 
   /**
    * Opens the slot `to` in a list for a task that is at `from` (null: the task is entering the list):
-   * the tasks between move by one. Positions are ordinal values, gaps allowed; ties order by id.
+   * the tasks between move by one. Under the list's position lock, positions are 1..n without gaps.
    */
   async shiftPositions(listId: string | null, from: number | null, to: number): Promise<void> {
     if (from === to) return;

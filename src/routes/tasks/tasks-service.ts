@@ -3,6 +3,7 @@
  * one transaction per change with its timeline events, the row lock that keeps concurrent PATCHes from
  * losing each other's sets. SQL lives in tasks-repository.ts, task-create.ts and task-reads.ts.
  */
+import { inTransaction, RetryableConflict } from '../../db/transaction.ts';
 import { problems } from '../../http/problem.ts';
 import { type Page, pageJson, pageOf } from '../auth/schemas.ts';
 import { containsPattern } from '../users/users-repository.ts';
@@ -131,22 +132,45 @@ export class TasksService {
     throw await this.listProblem(listUuid ?? '', this.repo);
   }
 
+  /**
+   * A PATCH in one transaction (retried once on a deadlock or serialization failure). Lock order
+   * (task-locks.ts): a patch that may move the task first takes the position locks of its list and of the
+   * target list, then the task row.
+   */
   async patch(uuid: string, input: PatchTaskBody, actor: Actor): Promise<TaskJsonText> {
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const repo = new TasksRepository(trx, this.schema);
+      const moves = input.position !== undefined || input.list_uuid !== undefined;
+      const place = moves ? await repo.place(uuid, 'live') : undefined;
+      if (moves) {
+        if (!place) throw problems.notFound('task', uuid);
+        const target = input.list_uuid === undefined ? place.list_uuid : input.list_uuid;
+        await repo.lockPositions([place.list_uuid, target]);
+      }
       const task = await repo.lock(uuid, 'live');
       if (!task) throw problems.notFound('task', uuid);
+      // Moved to another list between reading its place and locking: our position locks are the wrong ones.
+      if (place && place.list_uuid !== task.list_uuid)
+        throw new RetryableConflict('the task moved meanwhile');
       const resolved = await this.resolvePatch(input, repo);
+      if (resolved.position !== undefined) {
+        // Positions are dense (1..n): a position past the end means the end, one below 1 the start.
+        const toList = resolved.list ? resolved.list.id : task.list_id;
+        const last = (await repo.nextPosition(toList)) - 1;
+        const end = toList === task.list_id ? last : last + 1;
+        resolved.position = Math.min(Math.max(resolved.position, 1), end);
+      }
       const plan = planChange(task, resolved);
       if (plan.any) {
         let position: number | undefined;
         if (plan.move) {
           const { toList } = plan.move;
-          await repo.lockPositions(toList);
+          const entering = toList !== task.list_id;
+          if (entering) await repo.closeGap(task.list_id, task.position);
           if (plan.move.position === undefined) position = await repo.nextPosition(toList);
           else {
             position = plan.move.position;
-            await repo.shiftPositions(toList, toList === task.list_id ? task.position : null, position);
+            await repo.shiftPositions(toList, entering ? null : task.position, position);
           }
         }
         const result = await repo.update(
@@ -195,13 +219,25 @@ export class TasksService {
     return resolved;
   }
 
-  /** Soft delete (`deleted`) or restore (`restored`), with its event, in one transaction. */
+  /**
+   * Soft delete (`deleted`: its slot in the list closes) or restore (at the end of its list), with its
+   * event, in one transaction; lock order as in `patch`: the list's position lock, then the task row.
+   */
   async setDeleted(uuid: string, deleted: boolean, actor: Actor): Promise<TaskJsonText | undefined> {
-    return this.db.transaction().execute(async (trx) => {
+    const state = deleted ? 'live' : 'deleted';
+    const what = deleted ? 'task' : 'deleted task';
+    return inTransaction(this.db, async (trx) => {
       const repo = new TasksRepository(trx, this.schema);
-      const task = await repo.lock(uuid, deleted ? 'live' : 'deleted');
-      if (!task) throw problems.notFound(deleted ? 'task' : 'deleted task', uuid);
-      const result = await repo.setDeleted(task.id, deleted);
+      const place = await repo.place(uuid, state);
+      if (!place) throw problems.notFound(what, uuid);
+      await repo.lockPositions([place.list_uuid]);
+      const task = await repo.lock(uuid, state);
+      if (!task) throw problems.notFound(what, uuid);
+      if (task.list_uuid !== place.list_uuid) throw new RetryableConflict('the task moved meanwhile');
+      const result = deleted
+        ? await repo.setDeleted(task.id, true)
+        : await repo.setDeleted(task.id, false, await repo.nextPosition(task.list_id));
+      if (deleted) await repo.closeGap(task.list_id, task.position);
       await repo.appendEvents(task.id, actor.id, [
         {
           action: deleted ? 'deleted' : 'restored',
