@@ -34,6 +34,14 @@ export interface Config {
   databasePoolSize: number;
   /** Folder for local state (embedded PostgreSQL data, mail outbox). */
   dataDir: string;
+  /** Background jobs run at once by this process; 0 = this process only enqueues (src/jobs/). */
+  jobsConcurrency: number;
+  /** How often the job runner looks for jobs scheduled later (retries); new jobs wake it at once. */
+  jobsPollIntervalMs: number;
+  /** Job worker heartbeat; jobs of a process silent for 3 beats are released to the others. */
+  jobsHeartbeatMs: number;
+  /** Attempts of an e-mail before it is left as a failed job (back-off e^attempt seconds). */
+  mailMaxAttempts: number;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +126,10 @@ export function loadConfig(env: Env): Config {
   const webConcurrency = integer('WEB_CONCURRENCY', 1, 1, 64);
   const databasePoolSize = integer('DATABASE_POOL_SIZE', 10, 1, 200);
   const dataDir = value('DATA_DIR') ?? '.data';
+  const jobsConcurrency = integer('JOBS_CONCURRENCY', 4, 0, 64);
+  const jobsPollIntervalMs = integer('JOBS_POLL_INTERVAL_MS', 2_000, 50, 600_000);
+  const jobsHeartbeatMs = integer('JOBS_HEARTBEAT_MS', 5_000, 100, 600_000);
+  const mailMaxAttempts = integer('MAIL_MAX_ATTEMPTS', 12, 1, 100);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -136,6 +148,10 @@ export function loadConfig(env: Env): Config {
     webConcurrency,
     databasePoolSize,
     dataDir,
+    jobsConcurrency,
+    jobsPollIntervalMs,
+    jobsHeartbeatMs,
+    mailMaxAttempts,
   };
 }
 
