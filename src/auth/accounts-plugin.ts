@@ -1,6 +1,6 @@
 /**
  * The account machinery, built once per app and shared by every route area (`app.accounts`): password
- * hashing, the mailer, rate limits, the directory, background tasks, the account flows; plus the
+ * hashing, the e-mail outbox (`app.jobs.mail`, src/jobs/), rate limits, the directory, background tasks, the account flows; plus the
  * request decorations of the auth guard (`request.user`, …) and the tenant route table.
  *
  * Register it after `tenancyPlugin` (it uses the registry cache and the on-demand upgrader) and before
@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { createMailer, type Mailer } from '../mail/mailer.ts';
+import type { MailQueue } from '../jobs/mail-jobs.ts';
 import { AccountService } from './account-service.ts';
 import { decorateAuth } from './auth-plugin.ts';
 import { BackgroundTasks } from './background.ts';
@@ -20,7 +20,7 @@ import { openTenant } from './tenant-lookup.ts';
 export interface Accounts {
   service: AccountService;
   hasher: PasswordHasher;
-  mailer: Mailer;
+  mail: MailQueue;
   directory: DirectoryWork;
   limiter: RateLimiter;
   /** The budgets in force; mutable so a test can tighten one without rebuilding the app. */
@@ -39,7 +39,7 @@ export const accountsPlugin = fp(
     const { core } = app;
     // Cheap argon2 parameters only under NODE_ENV=test (src/auth/passwords.ts).
     const hasher = new PasswordHasher(core.config.nodeEnv === 'test' ? 'test' : 'default');
-    const mailer = createMailer(core.config);
+    const mail = app.jobs.mail;
     const directory = new DirectoryWork(core.hosts);
     const limiter = new RateLimiter();
     const limits = structuredClone(DEFAULT_RATE_LIMITS);
@@ -54,17 +54,16 @@ export const accountsPlugin = fp(
       openTenant: (tenantId) => openTenant(app, tenantId),
       directory,
       hasher,
-      mailer,
+      mail,
       limiter,
       limits,
       background,
     });
-    app.decorate('accounts', { service, hasher, mailer, directory, limiter, limits, background });
+    app.decorate('accounts', { service, hasher, mail, directory, limiter, limits, background });
     decorateAuth(app);
     app.addHook('onClose', async () => {
       await background.settle();
-      mailer.close();
     });
   },
-  { name: 'tenantry-accounts', fastify: '5.x', dependencies: ['tenantry-tenancy'] },
+  { name: 'tenantry-accounts', fastify: '5.x', dependencies: ['tenantry-tenancy', 'tenantry-jobs'] },
 );

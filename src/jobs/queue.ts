@@ -8,8 +8,8 @@
  *   graphile-worker lets running jobs finish, aborts their `abortSignal` after
  *   `gracefulShutdownAbortTimeout`, and fails (→ retries later) those that still have not returned).
  * - Crash recovery: graphile-worker 0.17 leaves a job locked by a killed process locked for 4 hours.
- *   Each runner beats in `public.job_worker_heartbeats` for its worker ids, and releases the jobs of
- *   workers whose beat is older than 3 intervals (`releaseOrphans`), so a SIGKILLed process's job is
+ *   Each runner beats in `public.job_worker_heartbeats` for its worker pool's id (what jobs are locked
+ *   by), and releases the jobs of pools whose beat is older than 3 intervals (`releaseOrphans`), so a SIGKILLed process's job is
  *   resumed by another (or the restarted) process within seconds.
  *
  * Its schema is created by the public revision 495e6c3295bd, not here (see that file).
@@ -92,11 +92,12 @@ export class JobRunner {
 
   async start(tasks: TaskList, cron: CronTask[]): Promise<void> {
     const events: WorkerEvents = new EventEmitter();
-    events.on('worker:create', ({ worker }) => {
-      this.workerIds.add(worker.workerId);
+    // In 0.17 jobs are locked by the worker pool's id (`locked_by`), one pool per runner.
+    events.on('pool:create', ({ workerPool }) => {
+      this.workerIds.add(workerPool.id);
     });
-    events.on('worker:release', ({ worker }) => {
-      this.workerIds.delete(worker.workerId);
+    events.on('pool:release', ({ workerPool }) => {
+      this.workerIds.delete(workerPool.id);
     });
     const parsedCronItems: ParsedCronItem[] = parseCronItems(
       cron.map((item) => ({
