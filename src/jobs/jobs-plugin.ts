@@ -82,7 +82,10 @@ export const jobsPlugin = fp(
         return;
       }
       pool = new pg.Pool({ connectionString: core.hosts.url(DEFAULT_HOST), max: config.jobsConcurrency + 2 });
+      // A connection lost while idle (database restarted) must not crash the process; the runner
+      // reconnects (graphile-worker also checks both handlers exist).
       pool.on('error', () => {});
+      pool.on('connect', (client) => client.on('error', () => {}));
       const runner = new JobRunner(
         pool,
         db,
