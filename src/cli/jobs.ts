@@ -24,7 +24,16 @@ import {
   parseMaxFailures,
   resumeFleetJob,
 } from '../jobs/fleet-jobs.ts';
-import { CliError, type CommandGroup, EXIT, parseOptions, print, table, withCore } from './io.ts';
+import {
+  CliError,
+  type CommandGroup,
+  EXIT,
+  parseOptions,
+  print,
+  table,
+  unknownName,
+  withCore,
+} from './io.ts';
 
 const HELP = `Usage: tenantry jobs <command> [options]
 
@@ -176,7 +185,7 @@ export const jobCommands: CommandGroup = {
     if (command === 'show') return show(rest);
     if (command === 'retry') return retry(rest);
     if (command === 'cancel') return cancel(rest);
-    throw new CliError(`unknown jobs command "${command}"\n\n${HELP}`, EXIT.USAGE);
+    throw unknownName('jobs command', command, ['list', 'show', 'retry', 'cancel'], HELP);
   },
 };
 

@@ -1,7 +1,22 @@
-/** LOCAL storage: a folder. Objects are written to a temporary name and renamed, so none is ever partial. */
+/**
+ * LOCAL storage: a folder. Objects are written to a temporary name and renamed, so none is ever partial.
+ * Archives hold password and token hashes: a folder we create is 0700 and every object 0600, readable by
+ * the owner alone (an existing folder keeps the mode its operator chose).
+ */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  access,
+  chmod,
+  copyFile,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { BackupError } from '../errors.ts';
 import type { BackupStorage, StoredObject } from './storage.ts';
@@ -17,7 +32,7 @@ export class LocalStorage implements BackupStorage {
 
   async check(): Promise<void> {
     try {
-      await mkdir(this.folder, { recursive: true });
+      await mkdir(this.folder, { recursive: true, mode: 0o700 });
       await access(this.folder, constants.W_OK | constants.R_OK);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
@@ -47,6 +62,7 @@ export class LocalStorage implements BackupStorage {
     const temporary = path.join(this.folder, `${PARTIAL}${randomBytes(6).toString('hex')}-${name}`);
     try {
       await write(temporary);
+      await chmod(temporary, 0o600);
       await rename(temporary, target);
     } catch (error) {
       await rm(temporary, { force: true });
@@ -59,7 +75,7 @@ export class LocalStorage implements BackupStorage {
   }
 
   putText(name: string, text: string): Promise<void> {
-    return this.atomically(name, (temporary) => writeFile(temporary, text));
+    return this.atomically(name, (temporary) => writeFile(temporary, text, { mode: 0o600 }));
   }
 
   async getFile(name: string, file: string): Promise<void> {
