@@ -112,6 +112,9 @@ describe('background jobs across processes', { timeout: 240_000 }, () => {
     expect(after.rows).toEqual(before.rows);
     const history = await getJson(`${b.url}/cc/jobs?page=1&size=5`);
     expect(history).toMatchObject({ total: 1, items: [{ job_id: jobId, status: 'succeeded', done: 5 }] });
+    // B runs jobs on this database: stop it (gracefully) so the next test's processes are alone.
+    b.child.kill('SIGTERM');
+    expect((await b.exited).code).toBe(0);
   });
 
   it('SIGKILL during an e-mail send: another process sends it, once', async () => {
