@@ -16,6 +16,7 @@ import { type OverloadLimits, overloadProtection } from './http/overload.ts';
 import { ProblemSchema, problems } from './http/problem.ts';
 import { clientErrorHandler, requestIdOf, requestInput } from './http/request-input.ts';
 import { validatorFactory } from './http/validation.ts';
+import { jobsPlugin } from './jobs/jobs-plugin.ts';
 import { metricsPlugin } from './metrics/metrics.ts';
 import { accountAreas } from './routes/auth/areas.ts';
 import { resolveAdminToken } from './routes/cc/admin-auth.ts';
@@ -144,6 +145,7 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
   // Registry cache + LISTEN, on-demand upgrades, `request.tenant`. Tenant route areas opt in with
   // `withTenant(routes)` / `tenantScope` (src/tenancy/tenant-plugin.ts).
   await app.register(tenancyPlugin);
+  await app.register(jobsPlugin);
   // Token resolved once per app: generated and logged once when unset outside production (admin-auth.ts).
   await app.register(controlCenterRoutes, { adminToken: resolveAdminToken(core.config, app.log) });
   // Accounts: `app.accounts`, the auth guard (`withAuth`), /auth, /users, /roles, /groups, /settings.

@@ -60,6 +60,14 @@ export interface Config {
    */
   reconcileAfterS: number;
   reconcileIntervalS: number;
+  /** Background jobs run at once by this process; 0 = this process only enqueues (src/jobs/). */
+  jobsConcurrency: number;
+  /** How often the job runner looks for jobs scheduled later (retries); new jobs wake it at once. */
+  jobsPollIntervalMs: number;
+  /** Job worker heartbeat; jobs of a process silent for 3 beats are released to the others. */
+  jobsHeartbeatMs: number;
+  /** Attempts of an e-mail before it is left as a failed job (back-off e^attempt seconds). */
+  mailMaxAttempts: number;
 }
 
 export class ConfigError extends Error {
@@ -158,6 +166,10 @@ export function loadConfig(env: Env): Config {
   const unverifiedSignupHours = integer('UNVERIFIED_SIGNUP_HOURS', 7 * 24, 1, 24 * 365);
   const reconcileAfterS = integer('RECONCILE_AFTER_S', 300, 0, 86_400);
   const reconcileIntervalS = integer('RECONCILE_INTERVAL_S', 60, 1, 86_400);
+  const jobsConcurrency = integer('JOBS_CONCURRENCY', 4, 0, 64);
+  const jobsPollIntervalMs = integer('JOBS_POLL_INTERVAL_MS', 2_000, 50, 600_000);
+  const jobsHeartbeatMs = integer('JOBS_HEARTBEAT_MS', 5_000, 100, 600_000);
+  const mailMaxAttempts = integer('MAIL_MAX_ATTEMPTS', 12, 1, 100);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -184,6 +196,10 @@ export function loadConfig(env: Env): Config {
     unverifiedSignupHours,
     reconcileAfterS,
     reconcileIntervalS,
+    jobsConcurrency,
+    jobsPollIntervalMs,
+    jobsHeartbeatMs,
+    mailMaxAttempts,
   };
 }
 

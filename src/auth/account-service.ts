@@ -12,7 +12,8 @@ import type { Config } from '../config.ts';
 import { type AnyDb, DEFAULT_HOST } from '../db/hosts.ts';
 import { SQLSTATE, sqlState } from '../db/sqlstate.ts';
 import { problems } from '../http/problem.ts';
-import type { Mailer, MailMessage } from '../mail/mailer.ts';
+import type { MailQueue } from '../jobs/mail-jobs.ts';
+import type { MailMessage } from '../mail/mailer.ts';
 import { invitationMail, passwordResetMail, verificationMail } from '../mail/templates.ts';
 import { UsersRepository } from '../routes/users/users-repository.ts';
 import type { TenantRegistry } from '../tenancy/registry.ts';
@@ -44,7 +45,8 @@ export interface AccountServiceDeps {
   openTenant: (tenantId: string, client: ClientInfo) => Promise<TenantContext | null>;
   directory: DirectoryWork;
   hasher: PasswordHasher;
-  mailer: Mailer;
+  /** The e-mail outbox: messages are jobs enqueued in the transaction that creates their rows. */
+  mail: MailQueue;
   limiter: RateLimiter;
   limits: AccountRateLimits;
   background: BackgroundTasks;
@@ -74,17 +76,6 @@ export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 export class AccountService {
   constructor(private readonly deps: AccountServiceDeps) {}
 
-  /** Sends a message; a mail server that refuses becomes 503 (the caller's transaction rolls back). */
-  async sendOrFail(message: MailMessage): Promise<void> {
-    try {
-      await this.deps.mailer.send(message);
-    } catch (error) {
-      const problem = problems.unavailable('The e-mail could not be sent; try again shortly', 30);
-      problem.cause = error;
-      throw problem;
-    }
-  }
-
   async register(input: RegisterInput, client: ClientInfo): Promise<RegisteredAccount> {
     const email = normalizeEmail(input.email);
     const { limiter, limits } = this.deps;
@@ -98,8 +89,9 @@ export class AccountService {
 
     const tenantId = deriveTenantId(input.company_name);
     let user: RegisteredAccount['user'] | undefined;
-    // Schema, migrations, registry row, owner, directory row, verification token and e-mail: one
-    // transaction. If the e-mail cannot be sent the company does not exist and the client may retry.
+    // Schema, migrations, registry row, owner, directory row, verification token and the e-mail's job:
+    // one transaction. The e-mail is sent by the job queue after commit (retried while the mail server
+    // is down), so sign-up neither waits for nor fails because of the mail server.
     await this.deps.tenants.create(
       { name: input.company_name, tenantId },
       {
@@ -131,7 +123,8 @@ export class AccountService {
           await insertDirectoryEntry(accountDb(conn), { email, tenant_id: tenantId, user_uuid: row.uuid });
           await recordSignup(conn, tenantId);
           const token = await new OneTimeTokens(db).issue(tenantId, created.id, 'verify_email');
-          await this.sendOrFail(
+          await this.deps.mail.enqueue(
+            conn,
             verificationMail({
               to: email,
               firstName: row.first_name,
@@ -139,6 +132,7 @@ export class AccountService {
               token,
               company: input.company_name.trim(),
             }),
+            `mail:verify:${tenantId}:${row.uuid}`,
           );
         },
       },
@@ -252,15 +246,22 @@ export class AccountService {
       const db = accountDb(tenant.db);
       const user = await new CredentialsRepository(db).find({ uuid: entry.user_uuid });
       if (!user?.is_active) return;
-      const token = await new OneTimeTokens(db).issue(tenant.id, user.id, 'password_reset');
-      await this.deps.mailer.send(
-        passwordResetMail({
-          to: user.email,
-          firstName: user.first_name,
-          appUrl: this.deps.config.appUrl,
-          token,
-        }),
-      );
+      // The token and the e-mail's job commit together (same transaction on the default host).
+      const after = await db.transaction().execute(async (trx) => {
+        const token = await new OneTimeTokens(trx).issue(tenant.id, user.id, 'password_reset');
+        return this.deps.mail.enqueueForTenant(
+          tenant.host,
+          trx,
+          passwordResetMail({
+            to: user.email,
+            firstName: user.first_name,
+            appUrl: this.deps.config.appUrl,
+            token,
+          }),
+          `mail:reset:${tenant.id}:${entry.user_uuid}`,
+        );
+      });
+      await after();
     });
   }
 
@@ -287,16 +288,23 @@ export class AccountService {
       // accepting the invitation (and choose their password there).
       if (!(await signupOpen(this.deps.publicDb, tenant.id, this.deps.config.unverifiedSignupHours))) return;
       const company = (await this.deps.registry.find(tenant.id))?.name ?? tenant.id;
-      const token = await new OneTimeTokens(db).issue(tenant.id, user.id, 'verify_email');
-      await this.deps.mailer.send(
-        verificationMail({
-          to: user.email,
-          firstName: user.first_name,
-          appUrl: this.deps.config.appUrl,
-          token,
-          company,
-        }),
-      );
+      // The new link and its e-mail's job commit together, like the password reset's.
+      const after = await db.transaction().execute(async (trx) => {
+        const token = await new OneTimeTokens(trx).issue(tenant.id, user.id, 'verify_email');
+        return this.deps.mail.enqueueForTenant(
+          tenant.host,
+          trx,
+          verificationMail({
+            to: user.email,
+            firstName: user.first_name,
+            appUrl: this.deps.config.appUrl,
+            token,
+            company,
+          }),
+          `mail:verify:${tenant.id}:${entry.user_uuid}`,
+        );
+      });
+      await after();
     });
   }
 

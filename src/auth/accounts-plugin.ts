@@ -1,6 +1,6 @@
 /**
  * The account machinery, built once per app and shared by every route area (`app.accounts`): password
- * hashing, the mailer, rate limits, the directory, background tasks, the account flows; plus the
+ * hashing, the e-mail outbox (`app.jobs.mail`, src/jobs/), rate limits, the directory, background tasks, the account flows; plus the
  * request decorations of the auth guard (`request.user`, …) and the tenant route table.
  *
  * Register it after `tenancyPlugin` (it uses the registry cache and the on-demand upgrader) and before
@@ -9,7 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { DEFAULT_HOST } from '../db/hosts.ts';
-import { createMailer, type Mailer } from '../mail/mailer.ts';
+import type { MailQueue } from '../jobs/mail-jobs.ts';
 import { type AccountCleanupReport, cleanUpAccounts } from './account-cleanup.ts';
 import { AccountService } from './account-service.ts';
 import { decorateAuth } from './auth-plugin.ts';
@@ -22,7 +22,7 @@ import { openTenant } from './tenant-lookup.ts';
 export interface Accounts {
   service: AccountService;
   hasher: PasswordHasher;
-  mailer: Mailer;
+  mail: MailQueue;
   directory: DirectoryWork;
   limiter: RateLimiter;
   /** The budgets in force; mutable so a test can tighten one without rebuilding the app. */
@@ -46,7 +46,7 @@ export const accountsPlugin = fp(
     const { core } = app;
     // Cheap argon2 parameters only under NODE_ENV=test (src/auth/passwords.ts).
     const hasher = new PasswordHasher(core.config.nodeEnv === 'test' ? 'test' : 'default');
-    const mailer = createMailer(core.config);
+    const mail = app.jobs.mail;
     const directory = new DirectoryWork(core.hosts);
     const publicDb = core.hosts.db(DEFAULT_HOST);
     const limiter = new RateLimiter(publicDb);
@@ -64,7 +64,7 @@ export const accountsPlugin = fp(
       openTenant: (tenantId, client) => openTenant(app, tenantId, client.host),
       directory,
       hasher,
-      mailer,
+      mail,
       limiter,
       limits,
       background,
@@ -77,16 +77,7 @@ export const accountsPlugin = fp(
         unverifiedSignupHours: core.config.unverifiedSignupHours,
         onTenantDeleted: (tenantId) => app.registryCache.invalidate(tenantId),
       });
-    app.decorate('accounts', {
-      service,
-      hasher,
-      mailer,
-      directory,
-      limiter,
-      limits,
-      background,
-      cleanUp,
-    });
+    app.decorate('accounts', { service, hasher, mail, directory, limiter, limits, background, cleanUp });
     decorateAuth(app);
     // The clean-up runs on a timer in every server process for now (a job queue will call `cleanUp`
     // later); running it in several processes at once is harmless (src/auth/account-cleanup.ts).
@@ -104,8 +95,7 @@ export const accountsPlugin = fp(
     app.addHook('onClose', async () => {
       clearInterval(timer);
       await background.settle();
-      mailer.close();
     });
   },
-  { name: 'tenantry-accounts', fastify: '5.x', dependencies: ['tenantry-tenancy'] },
+  { name: 'tenantry-accounts', fastify: '5.x', dependencies: ['tenantry-tenancy', 'tenantry-jobs'] },
 );

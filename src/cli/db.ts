@@ -37,12 +37,15 @@ import {
 import { printFleet, printFleetDowngrade, printRun, progressBar } from './db-output.ts';
 import { publicTarget, type StatusLine, type StatusScope, statuses } from './db-status.ts';
 import { CliError, type CommandGroup, EXIT, parseOptions, print, table, withCore } from './io.ts';
+import { enqueueFleetJob, resumeFleetJobCli } from './jobs.ts';
 
 const HELP = `Usage: tenantry db <command> [options]
 
 Commands:
   upgrade <rev|head>   --tenant <id|public> | --all   [--dry-run] [--json]
                        fleet options with --all: [--tenants a,b] [--only-failed] [--host h] [--concurrency N]
+                       [--background [--canary <n|a,b>] [--max-failures <n|p%>]]   as a job run by the servers
+                       --resume <job id>                    continue a halted background fleet job
                        an explicit upgrade unpins a tenant; --all skips pinned tenants unless --tenants names them
   downgrade <-N|rev|base> --tenant <id|public> | --all [--tenants a,b] [--host h] [--concurrency N]
                        [--confirm <id>[,<id>]] [--dry-run] [--json]
@@ -76,8 +79,16 @@ async function upgrade(argv: string[]): Promise<number> {
     'only-failed': { type: 'boolean' },
     host: { type: 'string' },
     concurrency: { type: 'string' },
+    background: { type: 'boolean' },
+    canary: { type: 'string' },
+    'max-failures': { type: 'string' },
+    resume: { type: 'string' },
   });
   if (values.help) return helpAndExit();
+  if (values.resume !== undefined) return withCore((core) => resumeFleetJobCli(core, values.resume ?? ''));
+  if ((values.canary !== undefined || values['max-failures'] !== undefined) && !values.background)
+    throw new CliError('--canary and --max-failures go with --all --background', EXIT.USAGE);
+  if (values.background && !values.all) throw new CliError('--background goes with --all', EXIT.USAGE);
   const revision = onePositional(positionals, 'revision (head or a revision id)');
   const json = values.json ?? false;
   const dryRun = values['dry-run'] ?? false;
@@ -110,6 +121,21 @@ async function upgrade(argv: string[]): Promise<number> {
       if (!json) printRun(publicResult, false, 'upgrade');
       if (values.host && !core.hosts.has(values.host))
         throw new CliError(`unknown host "${values.host}"`, EXIT.USAGE);
+      if (values.background) {
+        core.tenantRunner.set.resolve(revision);
+        return enqueueFleetJob(
+          core,
+          {
+            target: revision,
+            dry_run: dryRun,
+            concurrency,
+            tenants,
+            only_failed: values['only-failed'],
+            host: values.host,
+          },
+          { canary: values.canary, maxFailures: values['max-failures'], json },
+        );
+      }
       const report = await upgradeFleet(core.hosts, core.registry, core.tenantRunner, {
         target: revision,
         dryRun,

@@ -1,6 +1,6 @@
 /**
  * The `tenantry` dispatcher, free of process side effects so tests can run commands in-process:
- * `db` (migrations), `tenants`, `backup`. Each group lives in its own module and returns an exit code.
+ * `db` (migrations), `tenants`, `backup`, `jobs`. Each group lives in its own module and returns an exit code.
  */
 import { VERSION } from '../version.ts';
 import { type CommandGroup, EXIT, printError, setDebug, unknownName } from './io.ts';
@@ -9,6 +9,7 @@ const GROUPS: Record<string, () => Promise<CommandGroup>> = {
   db: async () => (await import('./db.ts')).dbCommands,
   tenants: async () => (await import('./tenants.ts')).tenantCommands,
   backup: async () => (await import('./backup.ts')).backupCommands,
+  jobs: async () => (await import('./jobs.ts')).jobCommands,
 };
 
 const USAGE = `Usage: tenantry <group> <command> [options]
@@ -17,6 +18,7 @@ Groups:
   db        migrations: upgrade, downgrade, current, history, check, stamp, drift, revision
   tenants   tenants: create, list, show, delete
   backup    backups: --action list_dbs|backup|list|restore (the predecessor's manage_postgres_db.py)
+  jobs      background jobs: list, show, retry, cancel
 
 Run "tenantry <group> --help" for a group's commands and options.
   --version   print the version

@@ -4,7 +4,7 @@
  * new link only to the owner of a pending sign-up.
  */
 import { sql } from 'kysely';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { DEFAULT_HOST } from '../../src/db/hosts.ts';
 import {
@@ -59,6 +59,20 @@ const verify = (token: string) =>
 
 const resend = (email: string, remoteAddress = randomIp()) =>
   app.inject({ method: 'POST', url: '/auth/verify-email/resend', payload: { email }, remoteAddress });
+
+/** Waits until the job queue holds no e-mail waiting or being sent (a failed one would stay: none here). */
+async function mailsSent(): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const { rows } = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE task_identifier = 'send-mail'`.execute(
+        app.core.hosts.db(),
+      );
+      expect(rows[0]!.n).toBe(0);
+    },
+    { timeout: 20_000, interval: 50 },
+  );
+}
 
 describe('unverified sign-ups', () => {
   it('are deleted past their time: tenant, schema and directory rows; fresh and verified ones stay', async () => {
@@ -117,6 +131,8 @@ describe('POST /auth/verify-email/resend', () => {
     expect(answer.statusCode).toBe(202);
     expect(answer.json()).toEqual({ status: 'accepted' });
     await app.accounts.background.settle();
+    // The e-mail is a job (src/jobs/mail-jobs.ts): wait for the job runner to send it.
+    await mailsSent();
     const mails = (await outboxEntries(context.outbox)).filter((m) => m.to === pending.email);
     expect(mails).toHaveLength(2);
     const second = linkToken(mails.at(-1)!.text, 'verify-email');
@@ -142,6 +158,7 @@ describe('POST /auth/verify-email/resend', () => {
     const verified = await signUp(context);
     const expired = await register();
     await age(expired.tenant, 25);
+    await mailsSent();
     const before = (await outboxEntries(context.outbox)).length;
     for (const email of ['nobody.at.all@example.com', verified.email, expired.email]) {
       const answer = await resend(email);
@@ -149,6 +166,7 @@ describe('POST /auth/verify-email/resend', () => {
       expect(answer.json()).toEqual({ status: 'accepted' });
     }
     await app.accounts.background.settle();
+    await mailsSent();
     expect((await outboxEntries(context.outbox)).length).toBe(before);
   });
 

@@ -14,7 +14,7 @@ async function waitForJob(app: App, jobId: string) {
   await vi.waitFor(
     async () => {
       job = (await app.inject({ method: 'GET', url: `/cc/jobs/${jobId}`, headers: ADMIN })).json();
-      expect(job.status).not.toBe('running');
+      expect(['queued', 'running']).not.toContain(job.status);
     },
     { timeout: 15_000, interval: 25 },
   );
@@ -280,10 +280,10 @@ describe('control center: tenant lifecycle', () => {
     });
     const job = await waitForJob(app, started.json().job_id);
     expect(job).toMatchObject({ status: 'failed', summary: { upgraded: 1, failed: 1 } });
-    const failed = (job.results as Array<{ tenant_id: string; outcome: string; error: string | null }>).find(
+    const failed = (job.results as Array<{ tenant_id: string; status: string; error: string | null }>).find(
       (r) => r.tenant_id === bad,
     );
-    expect(failed).toMatchObject({ outcome: 'failed' });
+    expect(failed).toMatchObject({ status: 'failed' });
     expect(failed?.error).toContain('already exists');
     expect(await core.registry.find(bad)).toMatchObject({ migration_status: 'failed' });
     const listed = (
@@ -414,6 +414,9 @@ describe('control center OpenAPI', () => {
       [
         'cc.drift',
         'cc.fleet.migrate',
+        'cc.jobs.cancel',
+        'cc.jobs.list',
+        'cc.jobs.resume',
         'cc.jobs.show',
         'cc.legacy.create',
         'cc.legacy.delete',

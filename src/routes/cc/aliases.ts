@@ -38,7 +38,7 @@ import {
 
 export interface LegacyRouteOptions {
   cc: ControlCenter;
-  startFleet: (body: Static<typeof FleetBody>) => { job_id: string };
+  startFleet: (body: Static<typeof FleetBody>) => Promise<{ job_id: string }>;
 }
 
 const tags = ['control center (predecessor aliases)'];
@@ -116,7 +116,7 @@ export const legacyRoutes: FastifyPluginAsyncTypebox<LegacyRouteOptions> = async
         response: { 202: JobAcceptedSchema, ...problemResponses(400, 401, 403) },
       },
     },
-    async (request, reply) => reply.code(202).send(startFleet(request.body)),
+    async (request, reply) => reply.code(202).send(await startFleet(request.body)),
   );
 
   app.post(

@@ -3,20 +3,29 @@
  *
  * One encapsulated plugin: the admin guard is an onRequest hook of this context, so every route below —
  * canonical and the predecessor's aliases (aliases.ts) — is admin-only, and nothing else is affected.
- * Handlers stay thin: rules live in ControlCenter / JobStore, SQL in the registry and runner.
+ * Handlers stay thin: rules live in ControlCenter and src/jobs/fleet-jobs.ts, SQL in the registry and
+ * runner. Fleet jobs live in the database: any process answers for any job.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
-import { UnknownHostError } from '../../db/hosts.ts';
+import { DEFAULT_HOST, UnknownHostError } from '../../db/hosts.ts';
 import { problemResponses, problems } from '../../http/problem.ts';
+import {
+  cancelFleetJob,
+  createFleetJob,
+  FleetJobError,
+  fleetJobView,
+  listFleetJobs,
+  resumeFleetJob,
+} from '../../jobs/fleet-jobs.ts';
 import { detectDrift } from '../../migrations/drift.ts';
 import { listOrphanSchemas } from '../../tenancy/orphans.ts';
 import { adminGuard } from './admin-auth.ts';
 import { legacyRoutes } from './aliases.ts';
 import { ControlCenter, ccProblem, requireTenantId } from './control-center.ts';
-import { JobStore } from './jobs.ts';
 import {
   AddDomainBody,
+  CancelledSchema,
   CreatedSchema,
   CreateTenantBody,
   DeleteQuery,
@@ -29,6 +38,8 @@ import {
   FleetBody,
   IdParams,
   JobAcceptedSchema,
+  JobListQuery,
+  JobPageSchema,
   JobParams,
   JobViewSchema,
   ListQuery,
@@ -49,8 +60,7 @@ const security = [{ bearer: [] }];
 export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions> = async (app, options) => {
   app.addHook('onRequest', adminGuard(options.adminToken));
   const cc = new ControlCenter(app.core, app.registryCache, app.tenantDomains);
-  const jobs = new JobStore(app.core, app.registryCache);
-  app.addHook('onClose', () => jobs.settle());
+  const queueDb = app.core.hosts.db(DEFAULT_HOST);
 
   app.get(
     '/cc/tenants',
@@ -219,7 +229,25 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
         response: { 202: JobAcceptedSchema, ...problemResponses(400, 401, 403) },
       },
     },
-    async (request, reply) => reply.code(202).send(startFleet(request.body)),
+    async (request, reply) => reply.code(202).send(await startFleet(request.body)),
+  );
+
+  app.get(
+    '/cc/jobs',
+    {
+      schema: {
+        operationId: 'cc.jobs.list',
+        tags,
+        security,
+        querystring: JobListQuery,
+        response: { 200: JobPageSchema, ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const { page, size } = request.query;
+      const { items, total } = await listFleetJobs(queueDb, page, size);
+      return { items, total, page, size, pages: Math.ceil(total / size) };
+    },
   );
 
   app.get(
@@ -235,9 +263,43 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
       },
     },
     async (request) => {
-      const job = jobs.get(request.params.id);
+      const job = await fleetJobView(queueDb, request.params.id);
       if (!job) throw problems.notFound('job', request.params.id);
       return job;
+    },
+  );
+
+  app.post(
+    '/cc/jobs/:id/cancel',
+    {
+      schema: {
+        operationId: 'cc.jobs.cancel',
+        tags,
+        security,
+        params: JobParams,
+        response: { 202: CancelledSchema, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const status = await cancelFleetJob(queueDb, request.params.id).catch(jobProblem);
+      return reply.code(202).send({ job_id: request.params.id, status });
+    },
+  );
+
+  app.post(
+    '/cc/jobs/:id/resume',
+    {
+      schema: {
+        operationId: 'cc.jobs.resume',
+        tags,
+        security,
+        params: JobParams,
+        response: { 202: JobAcceptedSchema, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await resumeFleetJob(queueDb, request.params.id).catch(jobProblem);
+      return reply.code(202).send({ job_id: request.params.id });
     },
   );
 
@@ -262,15 +324,25 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
   );
 
   /** Validates everything a job could trip on before answering 202, so bad input is a 400 now. */
-  function startFleet(body: Static<typeof FleetBody>): { job_id: string } {
-    for (const tenantId of body.tenants ?? []) requireTenantId(tenantId);
+  async function startFleet(body: Static<typeof FleetBody>): Promise<{ job_id: string }> {
+    for (const tenantId of [...(body.tenants ?? []), ...(Array.isArray(body.canary) ? body.canary : [])])
+      requireTenantId(tenantId);
     try {
       app.core.tenantRunner.set.resolve(body.target ?? 'head');
     } catch (error) {
       throw ccProblem(error) ?? error;
     }
-    return { job_id: jobs.startFleetMigration(body) };
+    return { job_id: await createFleetJob(queueDb, body).catch(jobProblem) };
   }
 
   await app.register(legacyRoutes, { cc, startFleet });
 };
+
+function jobProblem(error: unknown): never {
+  if (error instanceof FleetJobError) {
+    if (error.kind === 'not_found') throw problems.notFound('job');
+    if (error.kind === 'conflict') throw problems.conflict(error.message);
+    throw problems.badRequest(error.message);
+  }
+  throw error;
+}

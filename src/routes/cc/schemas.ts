@@ -195,6 +195,18 @@ export const FleetBody = Type.Object(
     concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
     tenants: Type.Optional(Type.Array(TenantIdParam, { maxItems: 10_000 })),
     only_failed: Type.Optional(Type.Boolean()),
+    canary: Type.Optional(
+      Type.Union([
+        Type.Integer({ minimum: 1, maximum: 10_000, description: 'the first N tenants (by id)' }),
+        Type.Array(TenantIdParam, { minItems: 1, maxItems: 1_000, description: 'these tenants' }),
+      ]),
+    ),
+    max_failures: Type.Optional(
+      Type.Union([
+        Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        Type.String({ pattern: '^\\d+(\\.\\d+)?%$', description: 'a percentage of the tenants, e.g. "10%"' }),
+      ]),
+    ),
   },
   { additionalProperties: false },
 );
@@ -202,10 +214,33 @@ export const FleetBody = Type.Object(
 export const JobAcceptedSchema = Type.Object({ job_id: Type.String({ format: 'uuid' }) });
 export const JobParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
+const JobStatus = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('halted'),
+  Type.Literal('cancelled'),
+]);
+
+const JobRequestSchema = Type.Object({
+  target: Type.Optional(Type.String()),
+  dry_run: Type.Optional(Type.Boolean()),
+  concurrency: Type.Optional(Type.Integer()),
+  tenants: Type.Optional(Type.Array(Type.String())),
+  only_failed: Type.Optional(Type.Boolean()),
+  host: Type.Optional(Type.String()),
+  canary: Type.Optional(Type.Union([Type.Integer(), Type.Array(Type.String())])),
+  max_failures: Type.Optional(Type.Union([Type.Integer(), Type.String()])),
+});
+
 const FleetResultSchema = Type.Object({
   tenant_id: Type.String(),
   host: Type.String(),
-  outcome: Type.Union([
+  wave: Type.Union([Type.Literal('canary'), Type.Literal('main')]),
+  status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('running'),
     Type.Literal('upgraded'),
     Type.Literal('up_to_date'),
     Type.Literal('would_upgrade'),
@@ -216,43 +251,64 @@ const FleetResultSchema = Type.Object({
   ]),
   from: Nullable(Type.String()),
   to: Nullable(Type.String()),
-  applied: Type.Array(Type.String()),
   error: Nullable(Type.String()),
-  duration_ms: Type.Integer(),
+  attempts: Type.Integer(),
+  duration_ms: Nullable(Type.Integer()),
+  finished_at: Nullable(Type.String({ format: 'date-time' })),
 });
 
 export const JobViewSchema = Type.Object({
   job_id: Type.String(),
   kind: Type.Literal('migrate'),
-  status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed')]),
-  request: Type.Object({
-    target: Type.Optional(Type.String()),
-    dry_run: Type.Optional(Type.Boolean()),
-    concurrency: Type.Optional(Type.Integer()),
-    tenants: Type.Optional(Type.Array(Type.String())),
-    only_failed: Type.Optional(Type.Boolean()),
-  }),
+  status: JobStatus,
+  request: JobRequestSchema,
+  cancel_requested: Type.Boolean(),
   created_at: Type.String({ format: 'date-time' }),
+  started_at: Nullable(Type.String({ format: 'date-time' })),
   finished_at: Nullable(Type.String({ format: 'date-time' })),
   progress: Type.Object({
     done: Type.Integer(),
-    /** null until the run knows how many tenants it covers. */
+    /** null until the job has planned its tenants. */
     total: Nullable(Type.Integer()),
   }),
-  summary: Nullable(
-    Type.Object({
-      total: Type.Integer(),
-      upgraded: Type.Integer(),
-      up_to_date: Type.Integer(),
-      would_upgrade: Type.Integer(),
-      failed: Type.Integer(),
-      duration_ms: Type.Integer(),
-    }),
-  ),
+  summary: Type.Object({
+    total: Type.Integer(),
+    pending: Type.Integer(),
+    upgraded: Type.Integer(),
+    up_to_date: Type.Integer(),
+    would_upgrade: Type.Integer(),
+    failed: Type.Integer(),
+  }),
   results: Type.Array(FleetResultSchema),
   error: Nullable(Type.String()),
 });
 export type JobView = Static<typeof JobViewSchema>;
+
+export const JobPageSchema = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      job_id: Type.String(),
+      status: JobStatus,
+      request: JobRequestSchema,
+      created_at: Type.String({ format: 'date-time' }),
+      finished_at: Nullable(Type.String({ format: 'date-time' })),
+      total: Type.Integer(),
+      done: Type.Integer(),
+      failed: Type.Integer(),
+    }),
+  ),
+  total: Type.Integer(),
+  page: Type.Integer(),
+  size: Type.Integer(),
+  pages: Type.Integer(),
+});
+
+export const JobListQuery = Type.Object({
+  page: Type.Integer({ minimum: 1, default: 1 }),
+  size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+});
+
+export const CancelledSchema = Type.Object({ job_id: Type.String(), status: JobStatus });
 
 export const DriftSchema = Type.Object({
   checked: Type.Integer(),

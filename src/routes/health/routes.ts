@@ -1,13 +1,16 @@
 /**
  * Liveness and readiness: `GET /health` (the process answers), `GET /health/db` (every configured
  * database host answers a query; 503 problem+json naming the hosts that do not), `GET /` (name, version,
- * and the tenant header echoed back as the predecessor did).
+ * and the tenant header echoed back as the predecessor did). `/health/db` also reports the job queue
+ * (src/jobs/admin.ts): jobs pending, running and failed for good, and how long the oldest due job has
+ * waited — a growing age means no process is running jobs.
  */
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
 import { problemResponses, problems } from '../../http/problem.ts';
+import { queueStats } from '../../jobs/admin.ts';
 import { NAME, VERSION } from '../../version.ts';
 
 const HOST_CHECK_TIMEOUT_MS = 2_000;
@@ -66,6 +69,15 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
               Type.String(),
               Type.Object({ status: Type.String(), latency_ms: Type.Number() }),
             ),
+            queue: Type.Union([
+              Type.Object({
+                pending: Type.Integer(),
+                running: Type.Integer(),
+                failed: Type.Integer(),
+                oldest_pending_age_s: Type.Union([Type.Integer(), Type.Null()]),
+              }),
+              Type.Null(),
+            ]),
           }),
           ...problemResponses(503),
         },
@@ -87,7 +99,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const down = results.filter(([, result]) => result.status !== 'ok').map(([host]) => host);
       if (down.length > 0)
         throw problems.unavailable(`database host(s) not answering: ${down.join(', ')}`, 5);
-      return { status: 'ok' as const, hosts: Object.fromEntries(results) };
+      const queue = await withTimeout(queueStats(hosts.db()), HOST_CHECK_TIMEOUT_MS).catch(() => null);
+      return { status: 'ok' as const, hosts: Object.fromEntries(results), queue };
     },
   );
 };

@@ -1,8 +1,8 @@
 /**
  * CSV import of users (SPEC 4): every row is validated first and nothing is written unless all rows are
  * valid (422 with one error per bad cell, `/rows/<line>/<column>`); then all users, their directory rows
- * and their invitation tokens are written in one transaction. Invitation e-mails go out after the commit
- * (in the background: a slow mail server must not hold a transaction for hundreds of messages).
+ * and their invitation tokens are written in one transaction, with one `send-mail` job per invitation
+ * (src/jobs/mail-jobs.ts): the job queue sends them after the commit, never holding the transaction.
  *
  * Columns (header row required, any order): email, first_name, last_name; optional role (a role name,
  * default MEMBER), phone, tz, lang. `;` or `,` separated.
@@ -11,7 +11,6 @@ import { randomUUID } from 'node:crypto';
 import { normalizeEmail } from '../../auth/account-service.ts';
 import type { Accounts } from '../../auth/accounts-plugin.ts';
 import { type FieldError, problems } from '../../http/problem.ts';
-import type { MailMessage } from '../../mail/mailer.ts';
 import { isTimeZone } from '../auth/validation.ts';
 import { CsvSyntaxError, parseCsv } from './csv.ts';
 import { type RoleRef, UsersRepository } from './users-repository.ts';
@@ -52,7 +51,7 @@ export class UsersImport {
 
   async run(actor: Actor, csv: string): Promise<ImportResult> {
     const rows = this.parse(csv);
-    const mails: MailMessage[] = [];
+    const afterCommit: Array<() => Promise<void>> = [];
     const result = await this.accounts.directory.run(actor.tenant, async (trx, directory) => {
       const repository = new UsersRepository(trx);
       const valid = await this.validate(repository, actor, rows);
@@ -74,22 +73,27 @@ export class UsersImport {
           tz: row.tz,
           lang: row.lang,
         });
-        mails.push(
-          await this.accounts.service.invitation(trx, {
-            tenantId: actor.tenant.id,
-            company: actor.company,
-            userId: user.id,
-            email: row.email,
-            firstName: row.first_name,
-            inviter: `${actor.user.first_name} ${actor.user.last_name}`.trim(),
-          }),
+        const mail = await this.accounts.service.invitation(trx, {
+          tenantId: actor.tenant.id,
+          company: actor.company,
+          userId: user.id,
+          email: row.email,
+          firstName: row.first_name,
+          inviter: `${actor.user.first_name} ${actor.user.last_name}`.trim(),
+        });
+        afterCommit.push(
+          await this.accounts.mail.enqueueForTenant(
+            actor.tenant.host,
+            trx,
+            mail,
+            `mail:invite:${actor.tenant.id}:${uuid}`,
+          ),
         );
         created.push({ uuid, email: row.email });
       }
       return { created: created.length, users: created };
     });
-    for (const mail of mails)
-      this.accounts.background.run('invitation-mail', () => this.accounts.mailer.send(mail));
+    for (const enqueue of afterCommit) await enqueue();
     return result;
   }
 

@@ -14,7 +14,6 @@ import { revokeAllSessions } from '../../auth/sessions.ts';
 import type { AccountDb } from '../../auth/tables.ts';
 import { SQLSTATE, sqlState } from '../../db/sqlstate.ts';
 import { problems } from '../../http/problem.ts';
-import type { MailMessage } from '../../mail/mailer.ts';
 import type { TenantContext } from '../../tenancy/tenant-plugin.ts';
 import { pageJson } from '../auth/schemas.ts';
 import { assertTimeZone } from '../auth/validation.ts';
@@ -126,14 +125,14 @@ export class UsersService {
     return userView(row);
   }
 
-  /** With a password: an active, verified user. Without: an invitation e-mail (sent before commit). */
+  /** With a password: an active, verified user. Without: an invitation e-mail (enqueued with the user). */
   async create(actor: Actor, input: CreateUserInput): Promise<UserView> {
     const email = normalizeEmail(input.email);
     assertTimeZone(input.tz, '/body/tz');
     // Hash before the transaction opens: argon2 time is not spent holding a connection.
     const passwordHash = input.password === undefined ? null : await this.hashChecked(input.password, email);
     const uuid = randomUUID();
-    let invitation: MailMessage | undefined;
+    let enqueueAfterCommit = async () => {};
     const row = await this.accounts.directory.run(actor.tenant, async (trx, directory) => {
       const users = new UsersRepository(trx);
       const role = await this.assignableRole(users, actor, input.role_uuid ?? null, '/body/role_uuid');
@@ -152,7 +151,7 @@ export class UsersService {
         lang: input.lang,
       });
       if (passwordHash === null) {
-        invitation = await this.accounts.service.invitation(trx, {
+        const invitation = await this.accounts.service.invitation(trx, {
           tenantId: actor.tenant.id,
           company: actor.company,
           userId: created.id,
@@ -160,11 +159,17 @@ export class UsersService {
           firstName: input.first_name.trim(),
           inviter: `${actor.user.first_name} ${actor.user.last_name}`.trim(),
         });
-        // Inside the transaction: no invitation e-mail, no user (the client can simply retry).
-        await this.accounts.service.sendOrFail(invitation);
+        // The e-mail's job joins the transaction: no user, no e-mail; the mail server's state is no matter.
+        enqueueAfterCommit = await this.accounts.mail.enqueueForTenant(
+          actor.tenant.host,
+          trx,
+          invitation,
+          `mail:invite:${actor.tenant.id}:${uuid}`,
+        );
       }
       return users.findById(created.id);
     });
+    await enqueueAfterCommit();
     if (!row) throw new Error('created user vanished');
     return userView(row);
   }

@@ -1,0 +1,38 @@
+/**
+ * Scheduled clean-ups run by the job queue's cron (src/jobs/jobs-plugin.ts): graphile-worker inserts one
+ * job per schedule tick with a unique key, so each runs once per schedule across every process.
+ */
+import { sql } from 'kysely';
+import type { Core } from '../core.ts';
+
+export const PRUNE_AUTH_TASK = 'prune-auth-tokens';
+/** Kept a day past expiry or use, so an operator can still see recent ones. */
+const GRACE = '1 day';
+
+/** Deletes expired or revoked sessions and expired or used one-time tokens in every tenant schema. */
+export async function pruneAuthTokens(
+  core: Core,
+): Promise<{ tenants: number; sessions: number; tokens: number; failed: string[] }> {
+  const tenants = await core.registry.list({ statuses: ['active', 'suspended'] });
+  let sessions = 0;
+  let tokens = 0;
+  // One tenant that cannot be pruned (host down, schema mid-migration) never stops the others.
+  const failed: string[] = [];
+  for (const tenant of tenants) {
+    if (!core.hosts.has(tenant.host)) continue;
+    const db = core.hosts.db(tenant.host);
+    try {
+      const s = await sql`
+        DELETE FROM ${sql.table(`${tenant.tenant_id}.sessions`)}
+        WHERE expires_at < now() - ${GRACE}::interval OR revoked_at < now() - ${GRACE}::interval`.execute(db);
+      const t = await sql`
+        DELETE FROM ${sql.table(`${tenant.tenant_id}.user_tokens`)}
+        WHERE expires_at < now() - ${GRACE}::interval OR used_at < now() - ${GRACE}::interval`.execute(db);
+      sessions += Number(s.numAffectedRows ?? 0);
+      tokens += Number(t.numAffectedRows ?? 0);
+    } catch {
+      failed.push(tenant.tenant_id);
+    }
+  }
+  return { tenants: tenants.length, sessions, tokens, failed };
+}

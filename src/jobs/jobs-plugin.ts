@@ -1,0 +1,111 @@
+/**
+ * Background jobs in the server (issue 16): `app.jobs` gives the mail outbox (`mail`) to the account
+ * flows, and — when JOBS_CONCURRENCY > 0 — runs the job runner in this process from `onReady` until
+ * `app.close()` (graceful: running jobs finish or are released to another process).
+ *
+ * Tasks: `fleet-migrate` (src/jobs/fleet-jobs.ts), `send-mail` (src/jobs/mail-jobs.ts) and the cron
+ * clean-ups (src/jobs/cleanup.ts). The runner has its own small pool on the default host (one
+ * connection stays in LISTEN), so jobs never take connections from requests.
+ */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { TaskList } from 'graphile-worker';
+import { sql } from 'kysely';
+import pg from 'pg';
+import type pino from 'pino';
+import { DEFAULT_HOST } from '../db/hosts.ts';
+import { createMailer } from '../mail/mailer.ts';
+import { PRUNE_AUTH_TASK, pruneAuthTokens } from './cleanup.ts';
+import { FLEET_TASK, runFleetJob } from './fleet-jobs.ts';
+import { isMailMessage, MAIL_TASK, MailQueue } from './mail-jobs.ts';
+import { type CronTask, JobRunner } from './queue.ts';
+
+export interface Jobs {
+  mail: MailQueue;
+  /** Extra tasks (tests: a task that always throws); add before the app is ready. */
+  extraTasks: TaskList;
+  /** The runner of this process, once started (undefined with JOBS_CONCURRENCY=0). */
+  runner: JobRunner | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    jobs: Jobs;
+  }
+}
+
+/** Cron schedules (UTC). Each tick is one job for the whole fleet of processes. */
+export const SCHEDULES: CronTask[] = [{ task: PRUNE_AUTH_TASK, pattern: '17 * * * *' }];
+
+export const jobsPlugin = fp(
+  async (app: FastifyInstance) => {
+    const { core } = app;
+    const { config } = core;
+    const mailer = createMailer(config);
+    const jobs: Jobs = {
+      mail: new MailQueue(core.hosts.db(DEFAULT_HOST), config.mailMaxAttempts),
+      extraTasks: {},
+      runner: undefined,
+    };
+    app.decorate('jobs', jobs);
+    const log = app.log as unknown as pino.Logger;
+
+    const tasks = (): TaskList => ({
+      [FLEET_TASK]: async (payload, helpers) => {
+        const jobId = (payload as { job_id?: unknown } | null)?.job_id;
+        if (typeof jobId !== 'string') throw new Error('fleet-migrate: payload without job_id');
+        await runFleetJob(core, jobId, helpers.abortSignal, (tenantId) =>
+          app.registryCache.invalidate(tenantId),
+        );
+      },
+      [MAIL_TASK]: async (payload) => {
+        if (!isMailMessage(payload)) throw new Error('send-mail: payload is not an e-mail');
+        await mailer.send(payload);
+      },
+      [PRUNE_AUTH_TASK]: async () => {
+        const pruned = await pruneAuthTokens(core);
+        log.info(pruned, 'pruned expired sessions and one-time tokens');
+      },
+      ...jobs.extraTasks,
+    });
+
+    let pool: pg.Pool | undefined;
+    app.addHook('onReady', async () => {
+      if (config.jobsConcurrency === 0) return;
+      const db = core.hosts.db(DEFAULT_HOST);
+      // The queue's schema comes from the public migrations (revision 495e6c3295bd), never from the
+      // library at run time: without it this process serves but runs no jobs, and says so.
+      const installed = await sql<{ ok: boolean }>`
+        SELECT to_regclass('graphile_worker.migrations') IS NOT NULL AS ok`.execute(db);
+      if (!installed.rows[0]?.ok) {
+        log.error('the job queue schema is missing (migrate the public schema); background jobs are not run');
+        return;
+      }
+      pool = new pg.Pool({ connectionString: core.hosts.url(DEFAULT_HOST), max: config.jobsConcurrency + 2 });
+      // A connection lost while idle (database restarted) must not crash the process; the runner
+      // reconnects (graphile-worker also checks both handlers exist).
+      pool.on('error', () => {});
+      pool.on('connect', (client) => client.on('error', () => {}));
+      const runner = new JobRunner(
+        pool,
+        db,
+        {
+          concurrency: config.jobsConcurrency,
+          pollIntervalMs: config.jobsPollIntervalMs,
+          heartbeatMs: config.jobsHeartbeatMs,
+          shutdownAbortMs: 5_000,
+        },
+        log,
+      );
+      await runner.start(tasks(), SCHEDULES);
+      jobs.runner = runner;
+    });
+    app.addHook('onClose', async () => {
+      await jobs.runner?.stop();
+      jobs.runner = undefined;
+      await pool?.end();
+      mailer.close();
+    });
+  },
+  { name: 'tenantry-jobs', fastify: '5.x', dependencies: ['tenantry-tenancy'] },
+);
