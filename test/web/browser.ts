@@ -58,6 +58,11 @@ export async function builtWebApp(): Promise<string> {
   });
   // Two files building at once: the first rename wins, the other build is dropped.
   await rename(staging, target).catch(() => rm(staging, { recursive: true, force: true }));
+  // Builds of earlier sources are not needed again.
+  for (const entry of await readdir(CACHE)) {
+    if (entry !== path.basename(target) && !entry.startsWith('build-'))
+      await rm(path.join(CACHE, entry), { recursive: true, force: true });
+  }
   return target;
 }
 
