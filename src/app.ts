@@ -15,6 +15,7 @@ import { type OverloadLimits, overloadProtection } from './http/overload.ts';
 import { ProblemSchema, problems } from './http/problem.ts';
 import { validatorFactory } from './http/validation.ts';
 import { webApp } from './http/web-app.ts';
+import { metricsPlugin } from './metrics/metrics.ts';
 import { accountAreas } from './routes/auth/areas.ts';
 import { resolveAdminToken } from './routes/cc/admin-auth.ts';
 import { controlCenterRoutes } from './routes/cc/routes.ts';
@@ -127,6 +128,8 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Before every route area: its onResponse hook must see all of them (src/metrics/metrics.ts).
+  await app.register(metricsPlugin, { core, token: core.config.metricsToken });
 
   await app.register(overloadProtection, options.pressure ?? {});
   await app.register(healthRoutes);

@@ -21,6 +21,8 @@ export interface Config {
   host: string;
   /** undefined → generated at start in development, /cc disabled in production. */
   ccAdminToken: string | undefined;
+  /** Bearer token of `GET /metrics`; undefined → no metrics route. */
+  metricsToken: string | undefined;
   /** Allowed CORS origins; `['*']` allows any, `[]` disables CORS headers. */
   corsOrigins: string[];
   smtpUrl: string | undefined;
@@ -107,6 +109,11 @@ export function loadConfig(env: Env): Config {
     problems.push('CC_ADMIN_TOKEN: expected at least 16 characters (use a long random secret)');
   }
 
+  const metricsToken = value('METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    problems.push('METRICS_TOKEN: expected at least 16 characters (use a long random secret)');
+  }
+
   const corsOrigins = parseCorsOrigins(value('CORS_ORIGINS'), problems);
   const smtpUrl = url('SMTP_URL', ['smtp:', 'smtps:']);
   const mailFrom = value('MAIL_FROM') ?? 'Tenantry <no-reply@localhost>';
@@ -131,6 +138,7 @@ export function loadConfig(env: Env): Config {
     port,
     host,
     ccAdminToken,
+    metricsToken,
     corsOrigins,
     smtpUrl,
     mailFrom,

@@ -6,15 +6,18 @@
  * workers (node:cluster) that share the port; each worker builds its own app and pools.
  */
 import cluster from 'node:cluster';
-import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import pino from 'pino';
 import { type Config, ConfigError, environmentWithDotenv, loadConfig } from './config.ts';
 import { type Core, openCore } from './core.ts';
-import { type DefaultDatabase, openDefaultDatabase } from './db/default-database.ts';
+import { type DefaultDatabase, NoDatabaseError, openDefaultDatabase } from './db/default-database.ts';
+import { localSecret } from './local-secrets.ts';
 import { upgradeFleet } from './migrations/fleet.ts';
 
 /** Set by the primary for its workers: the database it started or was given. */
 const WORKER_DATABASE_URL = 'TENANTRY_WORKER_DATABASE_URL';
+/** The development control center token's file in the data folder. */
+const CC_TOKEN_FILE = 'cc-admin-token';
 
 function readConfig(): Config {
   try {
@@ -42,10 +45,34 @@ async function migrateTenants(core: Core, log: pino.Logger): Promise<void> {
   );
 }
 
+/**
+ * Where to go next, in plain words on standard output (the logs are JSON): the app, the API docs and,
+ * outside production, the control center token and where it is kept.
+ */
+function announce(config: Config, tokenFile: string | undefined): void {
+  const shown = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const base = `http://${shown.includes(':') ? `[${shown}]` : shown}:${config.port}`;
+  const lines = [`Tenantry is running on ${base}`, `  App:       ${base}/app/`, `  API docs:  ${base}/docs`];
+  if (config.nodeEnv !== 'production' && config.ccAdminToken) {
+    lines.push(
+      `  Control center token: ${config.ccAdminToken}`,
+      `    (${tokenFile ? `generated once, kept in ${tokenFile}` : 'from CC_ADMIN_TOKEN'})`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
   const log = pino({ level: config.logLevel, base: { pid: process.pid } });
   const isWorker = cluster.isWorker;
+  // Outside production an unset CC_ADMIN_TOKEN is generated once and kept in the data folder, so it
+  // survives restarts and every worker reads the same one (production keeps /cc disabled instead).
+  let tokenFile: string | undefined;
+  if (!config.ccAdminToken && config.nodeEnv !== 'production') {
+    tokenFile = path.join(config.dataDir, CC_TOKEN_FILE);
+    config.ccAdminToken = await localSecret(config.dataDir, CC_TOKEN_FILE);
+  }
 
   let database: DefaultDatabase;
   const inherited = process.env[WORKER_DATABASE_URL];
@@ -55,6 +82,10 @@ async function main(): Promise<void> {
     try {
       database = await openDefaultDatabase(config, (message) => log.warn(message));
     } catch (error) {
+      if (error instanceof NoDatabaseError) {
+        process.stderr.write(`tenantry: ${error.message}\n`);
+        process.exit(2);
+      }
       log.fatal({ err: error }, 'could not start the database');
       process.exit(1);
     }
@@ -81,14 +112,6 @@ async function main(): Promise<void> {
 
   if (!isWorker && config.webConcurrency > 1) {
     const workerEnv: Record<string, string> = { [WORKER_DATABASE_URL]: serverDatabaseUrl };
-    if (!config.ccAdminToken && config.nodeEnv !== 'production') {
-      // One development token for every worker (each would otherwise generate and log its own).
-      workerEnv.CC_ADMIN_TOKEN = randomBytes(32).toString('base64url');
-      log.warn(
-        { cc_admin_token: workerEnv.CC_ADMIN_TOKEN },
-        'CC_ADMIN_TOKEN is not set; generated a control center token',
-      );
-    }
     for (let i = 0; i < config.webConcurrency; i++) cluster.fork(workerEnv);
     cluster.on('exit', (worker, code, signal) => {
       if (!shuttingDown) {
@@ -113,6 +136,7 @@ async function main(): Promise<void> {
     };
     process.on('SIGTERM', () => void stopAll('SIGTERM'));
     process.on('SIGINT', () => void stopAll('SIGINT'));
+    cluster.once('listening', () => announce(config, tokenFile));
     if (config.migrateTenantsOnStart === 'background') {
       migrateTenants(core, log).catch((error) =>
         log.error({ err: error }, 'background tenant migration failed'),
@@ -155,6 +179,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  if (!isWorker) announce(config, tokenFile);
   if (!isWorker && config.migrateTenantsOnStart === 'background') {
     migrateTenants(core, log).catch((error) =>
       log.error({ err: error }, 'background tenant migration failed'),

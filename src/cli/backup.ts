@@ -22,7 +22,7 @@ import { openStorage } from '../backup/storage/open.ts';
 import { environmentWithDotenv, loadConfig } from '../config.ts';
 import { openDefaultDatabase } from '../db/default-database.ts';
 import { tenantIdProblem } from '../tenancy/tenant-id.ts';
-import { CliError, type CommandGroup, EXIT, parseOptions, print, table } from './io.ts';
+import { CliError, type CommandGroup, closest, EXIT, parseOptions, print, table } from './io.ts';
 
 const ACTIONS = ['list_dbs', 'backup', 'list', 'restore', 'prune'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -60,6 +60,11 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+function didYouMean(name: string, known: readonly string[]): string {
+  const suggestion = closest(name, known);
+  return suggestion ? ` (did you mean "${suggestion}"?)` : '';
+}
+
 export const backupCommands: CommandGroup = {
   async run(argv) {
     const { values, positionals } = parseOptions(argv, OPTIONS);
@@ -73,7 +78,7 @@ export const backupCommands: CommandGroup = {
     const action = values.action as Action | undefined;
     if (action === undefined || !ACTIONS.includes(action)) {
       throw new CliError(
-        `${action === undefined ? '--action is required' : `unknown --action "${action}"`}: expected one of ${ACTIONS.join(', ')}\n\n${USAGE}`,
+        `${action === undefined ? '--action is required' : `unknown --action "${action}"${didYouMean(action, ACTIONS)}`}: expected one of ${ACTIONS.join(', ')}\n\n${USAGE}`,
         EXIT.USAGE,
       );
     }

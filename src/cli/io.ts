@@ -32,6 +32,48 @@ export class CliError extends Error {
   }
 }
 
+/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The closest of `known` to a mistyped `name` (at most 2 edits, or a prefix of one), if any. */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: { candidate: string; cost: number } | undefined;
+  for (const candidate of known) {
+    const cost = candidate.startsWith(name) && name.length >= 2 ? 1 : distance(name, candidate);
+    if (cost <= 2 && (!best || cost < best.cost)) best = { candidate, cost };
+  }
+  return best?.candidate;
+}
+
+/** The usage error for an unknown command or group, with a suggestion when one is close. */
+export function unknownName(kind: string, name: string, known: readonly string[], help: string): CliError {
+  const suggestion = closest(name, known);
+  return new CliError(
+    `unknown ${kind} "${name}"${suggestion ? ` — did you mean "${suggestion}"?` : ''}\n\n${help}`,
+    EXIT.USAGE,
+  );
+}
+
+/** Set by `--debug` (or TENANTRY_DEBUG): unexpected errors print their stack trace. */
+let debug = Boolean(process.env.TENANTRY_DEBUG);
+export function setDebug(on: boolean): void {
+  debug = on;
+}
+
 export function printError(error: unknown): number {
   if (error instanceof CliError) {
     process.stderr.write(`tenantry: ${error.message}\n`);
@@ -43,7 +85,7 @@ export function printError(error: unknown): number {
   }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`tenantry: ${message}\n`);
-  if (process.env.TENANTRY_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return EXIT.FAILED;
 }
 
@@ -56,7 +98,11 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals, allowNegative: false });
   } catch (error) {
-    throw new CliError(error instanceof Error ? error.message : String(error), EXIT.USAGE);
+    let message = error instanceof Error ? error.message : String(error);
+    const unknown = /^Unknown option '--([^']+)'/.exec(message);
+    const suggestion = unknown && closest(unknown[1]!, Object.keys(options));
+    if (suggestion) message = `unknown option --${unknown[1]} — did you mean --${suggestion}?`;
+    throw new CliError(message, EXIT.USAGE);
   }
 }
 

@@ -2,7 +2,8 @@
  * The `tenantry` dispatcher, free of process side effects so tests can run commands in-process:
  * `db` (migrations), `tenants`, `backup`. Each group lives in its own module and returns an exit code.
  */
-import { CliError, type CommandGroup, EXIT, printError } from './io.ts';
+import { VERSION } from '../version.ts';
+import { type CommandGroup, EXIT, printError, setDebug, unknownName } from './io.ts';
 
 const GROUPS: Record<string, () => Promise<CommandGroup>> = {
   db: async () => (await import('./db.ts')).dbCommands,
@@ -18,18 +19,27 @@ Groups:
   backup    backups: --action list_dbs|backup|list|restore (the predecessor's manage_postgres_db.py)
 
 Run "tenantry <group> --help" for a group's commands and options.
+  --version   print the version
+  --debug     print the stack trace of an unexpected error
 `;
 
 /** Runs one command line; every failure is printed and turned into an exit code. */
 export async function runTenantry(argv: string[]): Promise<number> {
+  // --debug may stand anywhere; every other word belongs to the group.
+  const words = argv.filter((word) => word !== '--debug');
+  setDebug(words.length !== argv.length || Boolean(process.env.TENANTRY_DEBUG));
   try {
-    const [group, ...rest] = argv;
+    const [group, ...rest] = words;
+    if (group === '--version' || group === '-V' || group === 'version') {
+      process.stdout.write(`tenantry ${VERSION}\n`);
+      return EXIT.OK;
+    }
     if (group === undefined || group === '--help' || group === '-h' || group === 'help') {
       process.stdout.write(USAGE);
       return group === undefined ? EXIT.USAGE : EXIT.OK;
     }
     const load = GROUPS[group];
-    if (!load) throw new CliError(`unknown command group "${group}"\n\n${USAGE}`, EXIT.USAGE);
+    if (!load) throw unknownName('command group', group, Object.keys(GROUPS), USAGE);
     return await (await load()).run(rest);
   } catch (error) {
     return printError(error);

@@ -14,7 +14,16 @@ import { tenantIdProblem } from '../tenancy/tenant-id.ts';
 import { findTenantOrThrow } from '../tenancy/tenant-migrations.ts';
 import { TenantExistsError, TenantNotFoundError } from '../tenancy/tenant-service.ts';
 import { revisionsBehind } from '../tenancy/tenant-upgrader.ts';
-import { CliError, type CommandGroup, EXIT, parseOptions, print, table, withCore } from './io.ts';
+import {
+  CliError,
+  type CommandGroup,
+  EXIT,
+  parseOptions,
+  print,
+  table,
+  unknownName,
+  withCore,
+} from './io.ts';
 
 const HELP: Record<string, string> = {
   group: `Usage: tenantry tenants <command> [options]
@@ -238,7 +247,7 @@ export const tenantCommands: CommandGroup = {
       return command === undefined ? EXIT.USAGE : EXIT.OK;
     }
     const handler = COMMANDS[command];
-    if (!handler) throw new CliError(`unknown tenants command "${command}"\n\n${HELP.group}`, EXIT.USAGE);
+    if (!handler) throw unknownName('tenants command', command, Object.keys(COMMANDS), HELP.group ?? '');
     return handler(rest);
   },
 };

