@@ -16,6 +16,7 @@ import { type OverloadLimits, overloadProtection } from './http/overload.ts';
 import { ProblemSchema, problems } from './http/problem.ts';
 import { clientErrorHandler, requestIdOf, requestInput } from './http/request-input.ts';
 import { validatorFactory } from './http/validation.ts';
+import { webApp } from './http/web-app.ts';
 import { jobsPlugin } from './jobs/jobs-plugin.ts';
 import { metricsPlugin } from './metrics/metrics.ts';
 import { accountAreas } from './routes/auth/areas.ts';
@@ -38,6 +39,8 @@ export interface AppOptions {
    * answers 408 and closes the connection. Only receiving the request is bounded, not the handler.
    */
   requestTimeout?: number;
+  /** Folder of the built web app served under /app/ (default web/dist; src/http/web-app.ts). */
+  webRoot?: string;
 }
 
 /**
@@ -153,6 +156,8 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
   await app.register(accountAreas);
   // TODO domain: /lists, /tasks, /comments, /tags (src/routes/tasks/areas.ts).
   await app.register(todoAreas);
+  // The web app under /app/ (src/http/web-app.ts): static files, client-side routes, `/` → /app/.
+  await app.register(webApp, { root: options.webRoot });
   return app as unknown as App;
 }
 

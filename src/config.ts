@@ -151,7 +151,12 @@ export function loadConfig(env: Env): Config {
   const mailFrom = value('MAIL_FROM') ?? 'Tenantry <no-reply@localhost>';
   if (!/@/.test(mailFrom))
     problems.push('MAIL_FROM: expected an e-mail address, e.g. "Tenantry <no-reply@example.com>"');
-  const appUrl = (url('APP_URL', ['http:', 'https:'], 'http://localhost:3000') ?? '').replace(/\/+$/, '');
+  // Development: e-mail links open the web app this server serves under /app/ (src/http/web-app.ts).
+  const appUrlDefault =
+    nodeEnv === 'development'
+      ? `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}/app`
+      : 'http://localhost:3000';
+  const appUrl = (url('APP_URL', ['http:', 'https:'], appUrlDefault) ?? '').replace(/\/+$/, '');
   const migrateTenantsOnStart = oneOf('MIGRATE_TENANTS_ON_START', MIGRATE_MODES, 'background');
   const logLevel = oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info');
   const webConcurrency = integer('WEB_CONCURRENCY', 1, 1, 64);

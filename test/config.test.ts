@@ -23,8 +23,13 @@ describe('configuration', () => {
       logLevel: 'info',
       webConcurrency: 1,
       corsOrigins: [],
-      appUrl: 'http://localhost:3000',
+      // E-mail links open the web app this server serves (issue 18).
+      appUrl: 'http://127.0.0.1:8000/app',
     });
+    expect(loadConfig({ PORT: '9000', HOST: '0.0.0.0' }).appUrl).toBe('http://localhost:9000/app');
+    expect(loadConfig({ NODE_ENV: 'production', CC_ADMIN_TOKEN: 'x'.repeat(16) }).appUrl).toBe(
+      'http://localhost:3000',
+    );
   });
 
   it('parses every variable', () => {
