@@ -21,6 +21,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The web app, built by Vite; served under /app/ (src/http/web-app.ts).
+COPY --from=build /app/web/dist ./web/dist
 # Never root: the image's own unprivileged user.
 USER node
 EXPOSE 8000

@@ -123,8 +123,12 @@ export const tenancyPlugin = fp(
 
 export const tenantScope = fp(
   async (app: FastifyInstance) => {
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       request.tenant = await resolveTenant(app, request);
+      // Every later log line of this request (its handler, errors, the response line, which Fastify
+      // writes through reply.log) names the tenant beside Fastify's request id.
+      request.log = request.log.child({ tenant: request.tenant.id });
+      reply.log = request.log;
     });
     // Errors of this area pass here first; anything not about a vanished tenant goes on, rethrown, to
     // the application's error handler (src/http/error-handler.ts).

@@ -106,6 +106,9 @@ describe('Dockerfile and compose.yaml', () => {
     expect(final.find((line) => line.startsWith('USER '))).toMatch(/^USER (?!root|0)\w+/);
     expect(final).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
     expect(final.join('\n')).toMatch(/ENV NODE_ENV=production/);
+    // What `npm start` serves must be in the image: the server's build and the web app's.
+    expect(final).toContain('COPY --from=build /app/dist ./dist');
+    expect(final).toContain('COPY --from=build /app/web/dist ./web/dist');
   });
 
   it('checks health on a route the server serves', async () => {
