@@ -70,8 +70,9 @@ export const jobsPlugin = fp(
     });
 
     let pool: pg.Pool | undefined;
-    app.addHook('onReady', async () => {
-      if (config.jobsConcurrency === 0) return;
+    let closed = false;
+    let retry: NodeJS.Timeout | undefined;
+    const startRunner = async (): Promise<void> => {
       const db = core.hosts.db(DEFAULT_HOST);
       // The queue's schema comes from the public migrations (revision 495e6c3295bd), never from the
       // library at run time: without it this process serves but runs no jobs, and says so.
@@ -99,8 +100,28 @@ export const jobsPlugin = fp(
       );
       await runner.start(tasks(), SCHEDULES);
       jobs.runner = runner;
+    };
+    // A database that is down when the server starts must not stop it from serving (its routes answer
+    // 503 meanwhile): the runner starts once the database answers, trying again every 5 s.
+    const startWhenReachable = async (): Promise<void> => {
+      try {
+        await startRunner();
+      } catch (error) {
+        await pool?.end().catch(() => {});
+        pool = undefined;
+        if (closed) return;
+        log.warn({ err: error }, 'job runner not started (database unreachable); retrying in 5 s');
+        retry = setTimeout(() => void startWhenReachable(), 5_000);
+        retry.unref();
+      }
+    };
+    app.addHook('onReady', async () => {
+      if (config.jobsConcurrency === 0) return;
+      await startWhenReachable();
     });
     app.addHook('onClose', async () => {
+      closed = true;
+      clearTimeout(retry);
       await jobs.runner?.stop();
       jobs.runner = undefined;
       await pool?.end();

@@ -29,6 +29,7 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import type pino from 'pino';
 import type { AnyDb } from '../db/hosts.ts';
+import { isDatabaseUnavailable } from '../db/sqlstate.ts';
 
 export const WORKER_SCHEMA = 'graphile_worker';
 
@@ -191,7 +192,11 @@ export async function releaseOrphans(db: AnyDb, staleMs: number): Promise<number
 function pinoLogger(log: pino.Logger): Logger {
   return new Logger((scope) => (level, message, meta) => {
     const fields = { ...scope, ...(meta?.error ? { err: meta.error } : {}) };
-    if (level === 'error') log.error(fields, message);
+    // The database going away is an outage the runner rides out (it reconnects), not a fault of ours:
+    // a warning, like the registry's LISTEN reconnects, so error-level logs stay for real faults.
+    const outage = isDatabaseUnavailable(meta?.error) || /not queryable|Connection terminated/.test(message);
+    if (level === 'error' && !outage) log.error(fields, message);
+    else if (level === 'error') log.warn(fields, message);
     else if (level === 'warning') log.warn(fields, message);
     else if (level === 'info') log.info(fields, message);
     else log.debug(fields, message);

@@ -9,6 +9,7 @@
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { REGISTRY_CHANNEL } from '../../src/tenancy/registry.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { spawnServer } from '../helpers/server.ts';
 import { dataDir, eventually, SERVER_ADMIN, signUpOver, type Timed, timed } from './support.ts';
@@ -26,6 +27,13 @@ describe('SIGTERM with requests in flight', { timeout: 90_000 }, () => {
       body: JSON.stringify({ steps: 1 }),
     });
     expect(down.status, down.body).toBe(200);
+    // A deliberate downgrade pins the tenant (no on-demand upgrade); unpin it so the next requests
+    // wait on an on-demand upgrade, and tell the server's registry cache (its NOTIFY channel).
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    await admin.query('UPDATE public.tenants SET pinned_at = NULL WHERE tenant_id = $1', [owner.tenant]);
+    await admin.query('SELECT pg_notify($1, $2)', [REGISTRY_CHANNEL, owner.tenant]);
+    await admin.end();
 
     const blocker = new pg.Client({ connectionString: database.url });
     await blocker.connect();

@@ -49,7 +49,10 @@ async function fleet(prefix: string, broken: string[]): Promise<string[]> {
   const ids = ['a', 'b', 'c', 'd'].map((s) => `${prefix}_${s}`);
   for (const id of ids) {
     await core.tenants.create({ name: id, tenantId: id });
-    await core.tenantRunner.downgrade({ host: DEFAULT_HOST, db, schema: id }, { to: 'base' });
+    await core.tenantRunner.downgrade(
+      { host: DEFAULT_HOST, db, schema: id },
+      { to: 'base', allowDataLoss: true },
+    );
     await core.registry.recordMigration(id, { revision: null, status: 'ok', error: null });
   }
   for (const id of broken) await sql`CREATE TABLE ${sql.id(id)}.roles (squatter int)`.execute(db);

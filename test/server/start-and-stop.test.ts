@@ -157,8 +157,11 @@ describe('MIGRATE_TENANTS_ON_START with tenants behind head', { timeout: 150_000
   it('off: nothing migrates at start, a tenant is upgraded on its first request; SIGINT stops gracefully', async () => {
     await behind('start_off_a', 'start_off_b');
     const server = await spawnServer({ ...env, MIGRATE_TENANTS_ON_START: 'off' }, undefined, SLOW_START);
-    // The first request naming start_off_a upgrades it (401 without a token, after resolving the tenant).
-    const first = await fetch(`${server.url}/users/`, { headers: { tenant: 'start_off_a' } });
+    // The first request naming start_off_a upgrades it: a well-formed token that matches no session
+    // (401 after the upgrade; a request with no token at all is refused before any upgrade runs).
+    const first = await fetch(`${server.url}/users/`, {
+      headers: { tenant: 'start_off_a', authorization: `Bearer ${'x'.repeat(43)}` },
+    });
     expect(first.status).toBe(401);
     expect(await current('start_off_a')).toBe(head);
     expect(await current('start_off_b')).toBe(behindBy1);

@@ -237,6 +237,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.jobs.list',
+        summary: 'List fleet migration jobs, newest first',
         tags,
         security,
         querystring: JobListQuery,
@@ -274,6 +275,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.jobs.cancel',
+        summary: 'Cancel a fleet migration job between tenants',
         tags,
         security,
         params: JobParams,
@@ -291,6 +293,7 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     {
       schema: {
         operationId: 'cc.jobs.resume',
+        summary: 'Resume a halted fleet migration job',
         tags,
         security,
         params: JobParams,
