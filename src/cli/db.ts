@@ -36,7 +36,16 @@ import {
 } from './db-options.ts';
 import { printFleet, printFleetDowngrade, printRun, progressBar } from './db-output.ts';
 import { publicTarget, type StatusLine, type StatusScope, statuses } from './db-status.ts';
-import { CliError, type CommandGroup, EXIT, parseOptions, print, table, withCore } from './io.ts';
+import {
+  CliError,
+  type CommandGroup,
+  EXIT,
+  parseOptions,
+  print,
+  table,
+  unknownName,
+  withCore,
+} from './io.ts';
 import { enqueueFleetJob, resumeFleetJobCli } from './jobs.ts';
 
 const HELP = `Usage: tenantry db <command> [options]
@@ -498,7 +507,7 @@ export const dbCommands: CommandGroup = {
       return command === undefined ? EXIT.USAGE : EXIT.OK;
     }
     const handler = COMMANDS[command];
-    if (!handler) throw new CliError(`unknown db command "${command}"\n\n${HELP}`, EXIT.USAGE);
+    if (!handler) throw unknownName('db command', command, Object.keys(COMMANDS), HELP);
     try {
       return await handler(rest);
     } catch (error) {

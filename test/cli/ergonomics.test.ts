@@ -17,6 +17,7 @@ describe('tenantry CLI ergonomics', () => {
   it.each([
     [['tenant', 'list'], 'unknown command group "tenant" — did you mean "tenants"?'],
     [['tenants', 'lst'], 'unknown tenants command "lst" — did you mean "list"?'],
+    [['db', 'upgrad', 'head'], 'unknown db command "upgrad" — did you mean "upgrade"?'],
     [['tenants', 'create', 'acme', '--nmae', 'Acme'], 'unknown option --nmae — did you mean --name?'],
     [['backup', '--action', 'lsit'], 'unknown --action "lsit" (did you mean "list"?): expected one of'],
   ])('%j suggests the right word and exits 2', async (args, message) => {
