@@ -180,6 +180,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** List fleet migration jobs, newest first */
         get: operations["cc.jobs.list"];
         put?: never;
         post?: never;
@@ -215,6 +216,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Cancel a fleet migration job between tenants */
         post: operations["cc.jobs.cancel"];
         delete?: never;
         options?: never;
@@ -231,6 +233,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Resume a halted fleet migration job */
         post: operations["cc.jobs.resume"];
         delete?: never;
         options?: never;
