@@ -11,7 +11,6 @@
  * With WEB_CONCURRENCY > 1 a scrape reaches one worker: its request counters are that worker's (the
  * `pid` label tells them apart); database-side gauges are the same from any worker.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { sql } from 'kysely';
@@ -19,8 +18,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { Core } from '../core.ts';
 import { DEFAULT_HOST } from '../db/hosts.ts';
 import { problems } from '../http/problem.ts';
-
-const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+import { bearerMatcher } from '../routes/cc/admin-auth.ts';
 
 /** Seconds; from a cached read (~1 ms) to the 30 s request limit. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -160,7 +158,7 @@ export const metricsPlugin = fp(
       if (status === 401 && route === '/auth/login') set.loginFailures.inc();
     });
 
-    const expected = sha256(token);
+    const matches = bearerMatcher(token);
     app.get(
       '/metrics',
       {
@@ -171,8 +169,7 @@ export const metricsPlugin = fp(
         },
       },
       async (request, reply) => {
-        const match = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '');
-        if (!match || !timingSafeEqual(sha256(match[1]!), expected)) {
+        if (!matches(request.headers.authorization)) {
           throw problems.unauthorized('A valid metrics token is required (METRICS_TOKEN)');
         }
         const text = await set.registry.metrics();

@@ -15,6 +15,18 @@ import { problems } from '../../http/problem.ts';
 
 const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
+/**
+ * A checker for `Authorization: Bearer <token>` against one secret, in constant time (both sides hashed).
+ * Shared by the control center and `GET /metrics` (src/metrics/metrics.ts).
+ */
+export function bearerMatcher(token: string): (authorization: string | undefined) => boolean {
+  const expected = sha256(token);
+  return (authorization) => {
+    const match = /^Bearer +(\S+)$/i.exec(authorization ?? '');
+    return match !== null && timingSafeEqual(sha256(match[1]!), expected);
+  };
+}
+
 /** The token the control center accepts, or undefined when it is disabled (production, unset). */
 export function resolveAdminToken(config: Config, log: FastifyBaseLogger): string | undefined {
   if (config.ccAdminToken) return config.ccAdminToken;
@@ -30,13 +42,12 @@ export function resolveAdminToken(config: Config, log: FastifyBaseLogger): strin
 
 /** onRequest hook: 401 unless the bearer token matches; 403 when the control center is disabled. */
 export function adminGuard(token: string | undefined) {
-  const expected = token === undefined ? undefined : sha256(token);
+  const matches = token === undefined ? undefined : bearerMatcher(token);
   return async (request: FastifyRequest): Promise<void> => {
-    if (!expected) {
+    if (!matches) {
       throw problems.forbidden('The control center is disabled: set CC_ADMIN_TOKEN to enable it');
     }
-    const match = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '');
-    if (!match || !timingSafeEqual(sha256(match[1]!), expected)) {
+    if (!matches(request.headers.authorization)) {
       throw problems.unauthorized('A valid control center token is required');
     }
   };
