@@ -92,8 +92,10 @@ export class AccountService {
     // Schema, migrations, registry row, owner, directory row, verification token and the e-mail's job:
     // one transaction. The e-mail is sent by the job queue after commit (retried while the mail server
     // is down), so sign-up neither waits for nor fails because of the mail server.
+    // Always the default host, whatever TENANT_PLACEMENT says: the owner's directory row, the sign-up row
+    // and the e-mail's job live there and share this one transaction with the new schema.
     await this.deps.tenants.create(
-      { name: input.company_name, tenantId },
+      { name: input.company_name, tenantId, host: DEFAULT_HOST },
       {
         inTransaction: async (conn) => {
           const db = accountDb(conn.withSchema(tenantId));
