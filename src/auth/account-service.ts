@@ -248,10 +248,10 @@ export class AccountService {
       const db = accountDb(tenant.db);
       const user = await new CredentialsRepository(db).find({ uuid: entry.user_uuid });
       if (!user?.is_active) return;
-      // The token and the e-mail's job commit together (same transaction on the default host).
-      const after = await db.transaction().execute(async (trx) => {
+      // The token and the e-mail's job commit together (on another host: sent only if this commits).
+      await db.transaction().execute(async (trx) => {
         const token = await new OneTimeTokens(trx).issue(tenant.id, user.id, 'password_reset');
-        return this.deps.mail.enqueueForTenant(
+        await this.deps.mail.enqueueForTenant(
           tenant.host,
           trx,
           passwordResetMail({
@@ -263,7 +263,6 @@ export class AccountService {
           `mail:reset:${tenant.id}:${entry.user_uuid}`,
         );
       });
-      await after();
     });
   }
 
@@ -291,9 +290,9 @@ export class AccountService {
       if (!(await signupOpen(this.deps.publicDb, tenant.id, this.deps.config.unverifiedSignupHours))) return;
       const company = (await this.deps.registry.find(tenant.id))?.name ?? tenant.id;
       // The new link and its e-mail's job commit together, like the password reset's.
-      const after = await db.transaction().execute(async (trx) => {
+      await db.transaction().execute(async (trx) => {
         const token = await new OneTimeTokens(trx).issue(tenant.id, user.id, 'verify_email');
-        return this.deps.mail.enqueueForTenant(
+        await this.deps.mail.enqueueForTenant(
           tenant.host,
           trx,
           verificationMail({
@@ -306,7 +305,6 @@ export class AccountService {
           `mail:verify:${tenant.id}:${entry.user_uuid}`,
         );
       });
-      await after();
     });
   }
 
