@@ -99,16 +99,23 @@ export async function hostStats(
 ): Promise<HostStats[]> {
   const timeoutMs = options.timeoutMs ?? HOST_STATS_TIMEOUT_MS;
   const counts = await tenantsPerHost(core);
-  const placed = await sql<{ host: string; tenant_id: string }>`
-    SELECT host, tenant_id FROM public.tenants`.execute(core.hosts.db());
+  const sizes = options.sizes ?? true;
+  // Tenant ids per host only when their schemas are summed (placement by count does not need them).
+  const placed = sizes
+    ? (
+        await sql<{ host: string; tenant_id: string }>`SELECT host, tenant_id FROM public.tenants`.execute(
+          core.hosts.db(),
+        )
+      ).rows
+    : [];
   const head = core.hostMigrations.runner.set.head;
   const names = core.hosts.names();
   return Promise.all(
     names.map(async (host): Promise<HostStats> => {
-      const ids = placed.rows.filter((row) => row.host === host).map((row) => row.tenant_id);
+      const ids = placed.filter((row) => row.host === host).map((row) => row.tenant_id);
       const base = { host, tenants: counts.get(host) ?? 0, host_head: head };
       try {
-        const figures = await withTimeout(measure(core, host, ids, options.sizes ?? true), timeoutMs, host);
+        const figures = await withTimeout(measure(core, host, ids, sizes), timeoutMs, host);
         return { ...base, reachable: true, error: null, ...figures };
       } catch (error) {
         return {
