@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseDotenv } from 'dotenv';
 import { baseDomainProblem } from './tenancy/domain-name.ts';
+import { PLACEMENT_POLICIES, type PlacementPolicy } from './tenancy/placement.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -19,6 +20,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Extra database hosts by name (SPEC 7). Never contains `default`. */
   tenantDatabaseUrls: Record<string, string>;
+  /** Where a tenant created without a named host goes (src/tenancy/placement.ts). */
+  tenantPlacement: PlacementPolicy;
   port: number;
   host: string;
   /** undefined → generated at start in development, /cc disabled in production. */
@@ -133,6 +136,7 @@ export function loadConfig(env: Env): Config {
   const nodeEnv = oneOf('NODE_ENV', NODE_ENVS, 'development');
   const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const tenantDatabaseUrls = parseHostMap(value('TENANT_DATABASE_URLS'), problems);
+  const tenantPlacement = oneOf('TENANT_PLACEMENT', PLACEMENT_POLICIES, 'default');
   const port = integer('PORT', 8000, 0, 65535);
   const host = value('HOST') ?? (nodeEnv === 'production' ? '0.0.0.0' : '127.0.0.1');
 
@@ -180,6 +184,7 @@ export function loadConfig(env: Env): Config {
   return {
     databaseUrl,
     tenantDatabaseUrls,
+    tenantPlacement,
     port,
     host,
     ccAdminToken,

@@ -8,6 +8,7 @@ import { loadMigrationSet } from './migrations/migration-set.ts';
 import { MigrationRunner, type RunnerOptions } from './migrations/runner.ts';
 import { TenantDomains } from './tenancy/domains.ts';
 import { HostMigrations, TenantMigrationRunner } from './tenancy/host-migrations.ts';
+import { Placement } from './tenancy/placement.ts';
 import { TenantRegistry } from './tenancy/registry.ts';
 import { TenantService } from './tenancy/tenant-service.ts';
 
@@ -53,7 +54,8 @@ export async function openCore(config: Config, options: CoreOptions): Promise<Co
   const hostMigrations = new HostMigrations(hosts, new MigrationRunner(hostSet, options.runner));
   const tenantRunner = new TenantMigrationRunner(tenantSet, options.runner, hostMigrations);
   const registry = new TenantRegistry(hosts.db(DEFAULT_HOST));
-  const tenants = new TenantService(hosts, registry, tenantRunner);
+  const placement = new Placement(config.tenantPlacement, { hosts, hostMigrations });
+  const tenants = new TenantService(hosts, registry, tenantRunner, placement);
   return {
     config,
     hosts,

@@ -11,9 +11,9 @@ import pino from 'pino';
 import { type Config, ConfigError, environmentWithDotenv, loadConfig } from './config.ts';
 import { type Core, openCore } from './core.ts';
 import { type DefaultDatabase, NoDatabaseError, openDefaultDatabase } from './db/default-database.ts';
+import { enqueueStartupReconcile } from './jobs/schedules.ts';
 import { localSecret } from './local-secrets.ts';
 import { upgradeFleet } from './migrations/fleet.ts';
-import { startReconciler } from './tenancy/reconciler.ts';
 
 /** Set by the primary for its workers: the database it started or was given. */
 const WORKER_DATABASE_URL = 'TENANTRY_WORKER_DATABASE_URL';
@@ -110,9 +110,14 @@ async function main(): Promise<void> {
     }
     if (config.migrateTenantsOnStart === 'blocking') await migrateTenants(core, log);
   }
-  // Cross-host creations, deletions and directory writes a crash interrupted: finished or undone now and
-  // periodically, by the primary only (src/tenancy/reconciler.ts).
-  const reconciler = isWorker ? undefined : startReconciler(core, log);
+  // Cross-host creations, deletions and directory writes a crash interrupted: finished or undone by a
+  // job enqueued now (one per start, whatever the number of processes: job key) and by cron afterwards
+  // (src/jobs/schedules.ts, src/tenancy/reconciler.ts).
+  if (!isWorker) {
+    await enqueueStartupReconcile(core).catch((error: unknown) =>
+      log.warn({ err: error }, 'could not enqueue the start-up reconciliation; cron will run it'),
+    );
+  }
 
   if (!isWorker && config.webConcurrency > 1) {
     const workerEnv: Record<string, string> = { [WORKER_DATABASE_URL]: serverDatabaseUrl };
@@ -134,7 +139,6 @@ async function main(): Promise<void> {
           Object.keys(cluster.workers ?? {}).length === 0 ? resolve() : setTimeout(check, 50);
         check();
       });
-      await reconciler?.stop();
       await core.close();
       await database.stop();
       process.exit(0);
@@ -166,7 +170,6 @@ async function main(): Promise<void> {
     forceExit.unref();
     try {
       await app.close();
-      await reconciler?.stop();
       await core.close();
       await database.stop();
     } finally {

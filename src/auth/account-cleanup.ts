@@ -1,11 +1,11 @@
 /**
- * The periodic clean-up of the account tables (issue 14). A plain function, so that the timer started
- * by the accounts plugin today and a job queue later call the same thing:
+ * The scheduled clean-up of the account tables (issue 14), run by the job queue's `account-cleanup`
+ * cron task (src/jobs/schedules.ts) once per schedule across all processes:
  *  - sign-ups not verified within UNVERIFIED_SIGNUP_HOURS are deleted: schema, registry row and
  *    directory rows (TenantService.delete; the `signups` row goes with the registry row);
  *  - rate-limit windows that have ended are deleted.
  *
- * Every worker process may run it at once: a tenant deleted by another is skipped (not found).
+ * Two passes at once are still harmless: a tenant deleted by the other is skipped (not found).
  */
 import type { AnyDb } from '../db/hosts.ts';
 import { TenantNotFoundError, type TenantService } from '../tenancy/tenant-service.ts';

@@ -93,8 +93,10 @@ export class AccountService {
     // Schema, migrations, registry row, owner, directory row, verification token and the e-mail's job:
     // one transaction. The e-mail is sent by the job queue after commit (retried while the mail server
     // is down), so sign-up neither waits for nor fails because of the mail server.
+    // Always the default host, whatever TENANT_PLACEMENT says: the owner's directory row, the sign-up row
+    // and the e-mail's job live there and share this one transaction with the new schema.
     await this.deps.tenants.create(
-      { name: input.company_name, tenantId },
+      { name: input.company_name, tenantId, host: DEFAULT_HOST },
       {
         inTransaction: async (conn) => {
           const db = accountDb(conn.withSchema(tenantId));
@@ -247,10 +249,10 @@ export class AccountService {
       const db = accountDb(tenant.db);
       const user = await new CredentialsRepository(db).find({ uuid: entry.user_uuid });
       if (!user?.is_active) return;
-      // The token and the e-mail's job commit together (same transaction on the default host).
-      const after = await db.transaction().execute(async (trx) => {
+      // The token and the e-mail's job commit together (on another host: sent only if this commits).
+      await db.transaction().execute(async (trx) => {
         const token = await new OneTimeTokens(trx).issue(tenant.id, user.id, 'password_reset');
-        return this.deps.mail.enqueueForTenant(
+        await this.deps.mail.enqueueForTenant(
           tenant.host,
           trx,
           passwordResetMail({
@@ -262,7 +264,6 @@ export class AccountService {
           `mail:reset:${tenant.id}:${entry.user_uuid}`,
         );
       });
-      await after();
     });
   }
 
@@ -290,9 +291,9 @@ export class AccountService {
       if (!(await signupOpen(this.deps.publicDb, tenant.id, this.deps.config.unverifiedSignupHours))) return;
       const company = (await this.deps.registry.find(tenant.id))?.name ?? tenant.id;
       // The new link and its e-mail's job commit together, like the password reset's.
-      const after = await db.transaction().execute(async (trx) => {
+      await db.transaction().execute(async (trx) => {
         const token = await new OneTimeTokens(trx).issue(tenant.id, user.id, 'verify_email');
-        return this.deps.mail.enqueueForTenant(
+        await this.deps.mail.enqueueForTenant(
           tenant.host,
           trx,
           verificationMail({
@@ -305,7 +306,6 @@ export class AccountService {
           `mail:verify:${tenant.id}:${entry.user_uuid}`,
         );
       });
-      await after();
     });
   }
 

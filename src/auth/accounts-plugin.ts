@@ -28,12 +28,9 @@ export interface Accounts {
   /** The budgets in force; mutable so a test can tighten one without rebuilding the app. */
   limits: AccountRateLimits;
   background: BackgroundTasks;
-  /** One pass of the periodic clean-up (expired sign-ups, ended rate-limit windows). */
+  /** One pass of the scheduled clean-up (expired sign-ups, ended rate-limit windows; cron job). */
   cleanUp: () => Promise<AccountCleanupReport>;
 }
-
-/** How often the clean-up runs (expired sign-ups wait at most this long past their time). */
-const CLEANUP_INTERVAL_MS = 15 * 60_000;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -79,21 +76,9 @@ export const accountsPlugin = fp(
       });
     app.decorate('accounts', { service, hasher, mail, directory, limiter, limits, background, cleanUp });
     decorateAuth(app);
-    // The clean-up runs on a timer in every server process for now (a job queue will call `cleanUp`
-    // later); running it in several processes at once is harmless (src/auth/account-cleanup.ts).
-    let timer: NodeJS.Timeout | undefined;
-    app.addHook('onReady', async () => {
-      timer = setInterval(() => {
-        background.run('account-cleanup', async () => {
-          const report = await cleanUp();
-          if (report.deletedTenants.length > 0)
-            app.log.info({ tenants: report.deletedTenants }, 'deleted sign-ups never verified');
-        });
-      }, CLEANUP_INTERVAL_MS);
-      timer.unref();
-    });
+    // The clean-up runs as the job queue's `account-cleanup` cron task: once per schedule across all
+    // processes (src/jobs/schedules.ts).
     app.addHook('onClose', async () => {
-      clearInterval(timer);
       await background.settle();
     });
   },

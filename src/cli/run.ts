@@ -1,6 +1,6 @@
 /**
  * The `tenantry` dispatcher, free of process side effects so tests can run commands in-process:
- * `db` (migrations), `tenants`, `backup`, `jobs`. Each group lives in its own module and returns an exit code.
+ * `db` (migrations), `tenants`, `backup`, `jobs`, `hosts`. Each group lives in its own module and returns an exit code.
  */
 import { VERSION } from '../version.ts';
 import { type CommandGroup, EXIT, printError, setDebug, unknownName } from './io.ts';
@@ -10,6 +10,7 @@ const GROUPS: Record<string, () => Promise<CommandGroup>> = {
   tenants: async () => (await import('./tenants.ts')).tenantCommands,
   backup: async () => (await import('./backup.ts')).backupCommands,
   jobs: async () => (await import('./jobs.ts')).jobCommands,
+  hosts: async () => (await import('./hosts.ts')).hostCommands,
 };
 
 const USAGE = `Usage: tenantry <group> <command> [options]
@@ -19,6 +20,7 @@ Groups:
   tenants   tenants: create, list, show, delete
   backup    backups: --action list_dbs|backup|list|restore (the predecessor's manage_postgres_db.py)
   jobs      background jobs: list, show, retry, cancel
+  hosts     database hosts: list (tenants, size, connections, host revision, reachability)
 
 Run "tenantry <group> --help" for a group's commands and options.
   --version   print the version

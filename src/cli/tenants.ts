@@ -11,6 +11,7 @@ import type { Core } from '../core.ts';
 import { UnknownHostError } from '../db/hosts.ts';
 import { MigrationFailedError } from '../migrations/runner.ts';
 import { DomainTakenError } from '../tenancy/domains.ts';
+import { NoHostAvailableError } from '../tenancy/placement.ts';
 import type { TenantRow } from '../tenancy/registry.ts';
 import { tenantIdProblem } from '../tenancy/tenant-id.ts';
 import { findTenantOrThrow } from '../tenancy/tenant-migrations.ts';
@@ -49,7 +50,8 @@ Exit codes: 0 ok, 1 failed (exists, migration failed), 2 bad arguments or no suc
              (transliterated, lowercased, at most 28 characters + "_" + 12 random hex)
   --domain   a Host name routed to the tenant (repeatable; see "tenants domains --help");
              created with the tenant, atomically
-  --db-host  database host from TENANT_DATABASE_URLS (default: default)
+  --db-host  database host from TENANT_DATABASE_URLS (default: chosen by TENANT_PLACEMENT —
+             default, least-tenants or least-size; unreachable hosts are skipped)
   --host     deprecated spelling of --db-host (kept for one release; prints a warning)
   --json     print the new tenant as JSON
 `,
@@ -112,7 +114,8 @@ function cliErrorOf(error: unknown): unknown {
   if (error instanceof TenantNotFoundError) return new CliError(error.message, EXIT.USAGE);
   if (error instanceof UnknownHostError)
     return new CliError(`${error.message} (configure it in TENANT_DATABASE_URLS)`, EXIT.USAGE);
-  if (error instanceof MigrationFailedError) return new CliError(error.message, EXIT.FAILED);
+  if (error instanceof MigrationFailedError || error instanceof NoHostAvailableError)
+    return new CliError(error.message, EXIT.FAILED);
   return error;
 }
 
@@ -152,7 +155,11 @@ async function create(argv: string[]): Promise<number> {
     if (values.json) {
       print(
         JSON.stringify(
-          { ...summary(core, tenant, domains.sort()), applied: migration.steps.map((s) => s.revision) },
+          {
+            ...summary(core, tenant, domains.sort()),
+            applied: migration.steps.map((s) => s.revision),
+            placement: created.placement,
+          },
           null,
           2,
         ),
@@ -160,6 +167,10 @@ async function create(argv: string[]): Promise<number> {
       return EXIT.OK;
     }
     print(`created tenant ${tenant.tenant_id} (${tenant.name}) on host ${tenant.host}`);
+    if (created.placement.policy !== 'named' && created.placement.policy !== 'default')
+      print(`  placed by TENANT_PLACEMENT=${created.placement.policy}`);
+    for (const skipped of created.placement.skipped)
+      print(`  skipped host ${skipped.host}: unreachable (${skipped.reason})`);
     if (domains.length > 0) print(`  domains: ${domains.sort().join(', ')}`);
     print(`  migrated to ${tenant.revision ?? 'base'} in ${migration.durationMs} ms:`);
     for (const step of migration.steps) print(`    ${step.revision}  ${step.description}`);

@@ -4,7 +4,7 @@
  * `app.close()` (graceful: running jobs finish or are released to another process).
  *
  * Tasks: `fleet-migrate` (src/jobs/fleet-jobs.ts), `send-mail` (src/jobs/mail-jobs.ts) and the cron
- * clean-ups (src/jobs/cleanup.ts). The runner has its own small pool on the default host (one
+ * tasks of src/jobs/schedules.ts (token prune, reconciliation, account clean-up). The runner has its own small pool on the default host (one
  * connection stays in LISTEN), so jobs never take connections from requests.
  */
 import type { FastifyInstance } from 'fastify';
@@ -15,10 +15,12 @@ import pg from 'pg';
 import type pino from 'pino';
 import { DEFAULT_HOST } from '../db/hosts.ts';
 import { createMailer } from '../mail/mailer.ts';
+import { reconcile } from '../tenancy/reconciler.ts';
 import { PRUNE_AUTH_TASK, pruneAuthTokens } from './cleanup.ts';
 import { FLEET_TASK, runFleetJob } from './fleet-jobs.ts';
-import { isMailMessage, MAIL_TASK, MailQueue } from './mail-jobs.ts';
-import { type CronTask, JobRunner } from './queue.ts';
+import { isMailMessage, MAIL_TASK, MailQueue, splitMailPayload, tenantCommitted } from './mail-jobs.ts';
+import { JobRunner } from './queue.ts';
+import { ACCOUNT_CLEANUP_TASK, cronSchedules, cronTick, RECONCILE_TASK } from './schedules.ts';
 
 export interface Jobs {
   mail: MailQueue;
@@ -34,11 +36,8 @@ declare module 'fastify' {
   }
 }
 
-/** Cron schedules (UTC). Each tick is one job for the whole fleet of processes. */
 /** pg_stat_activity.application_name of the job runner's connections. */
 export const JOB_RUNNER_APPLICATION_NAME = 'tenantry-jobs';
-
-export const SCHEDULES: CronTask[] = [{ task: PRUNE_AUTH_TASK, pattern: '17 * * * *' }];
 
 export const jobsPlugin = fp(
   async (app: FastifyInstance) => {
@@ -61,13 +60,34 @@ export const jobsPlugin = fp(
           app.registryCache.invalidate(tenantId),
         );
       },
-      [MAIL_TASK]: async (payload) => {
+      [MAIL_TASK]: async (payload, helpers) => {
         if (!isMailMessage(payload)) throw new Error('send-mail: payload is not an e-mail');
-        await mailer.send(payload);
+        const { message, commit } = splitMailPayload(payload);
+        if (commit && !(await tenantCommitted(core.hosts, commit, helpers.abortSignal))) {
+          log.info(
+            { host: commit.host, xid: commit.xid },
+            'e-mail not sent: its tenant transaction rolled back',
+          );
+          return;
+        }
+        await mailer.send(message);
       },
       [PRUNE_AUTH_TASK]: async () => {
         const pruned = await pruneAuthTokens(core);
         log.info(pruned, 'pruned expired sessions and one-time tokens');
+      },
+      // One line per pass with the cron tick it ran for: one tick, one line across every process.
+      [RECONCILE_TASK]: async (payload) => {
+        const report = await reconcile(core, config.reconcileAfterS);
+        for (const tenantId of [...report.finished, ...report.undone]) app.registryCache.invalidate(tenantId);
+        log.info({ task: RECONCILE_TASK, tick: cronTick(payload) ?? null, ...report }, 'reconciliation pass');
+      },
+      [ACCOUNT_CLEANUP_TASK]: async (payload) => {
+        const report = await app.accounts.cleanUp();
+        log.info(
+          { task: ACCOUNT_CLEANUP_TASK, tick: cronTick(payload) ?? null, ...report },
+          'account clean-up pass',
+        );
       },
       ...jobs.extraTasks,
     });
@@ -107,7 +127,7 @@ export const jobsPlugin = fp(
         },
         log,
       );
-      await runner.start(tasks(), SCHEDULES);
+      await runner.start(tasks(), cronSchedules(config));
       jobs.runner = runner;
     };
     // A database that is down when the server starts must not stop it from serving (its routes answer

@@ -9,8 +9,9 @@
  *    (who cannot sign in). `reconcileDirectory` makes the directory match the tenants' users again.
  *
  * Both only touch rows unchanged for `reconcileAfterS`, so work still running elsewhere is left alone.
- * `startReconciler` runs them at start and then every `reconcileIntervalS` (a timer for now; a job queue
- * later). Running it in several processes at once is safe: every step is idempotent.
+ * They run as the job queue's `reconcile-tenants` task (src/jobs/jobs-plugin.ts): by cron every
+ * RECONCILE_INTERVAL_S (once per tick across all processes) and once at each server start (a job with a
+ * job key). A pass that overlaps another is still safe: every step is idempotent.
  */
 import { sql } from 'kysely';
 import type { Core } from '../core.ts';
@@ -21,11 +22,6 @@ export interface ReconcileReport {
   undone: string[];
   /** Directory rows removed (no such live user), added (user without a row) or re-pointed (e-mail). */
   directory: { removed: number; added: number; changed: number };
-}
-
-interface Logger {
-  info(object: object, message: string): void;
-  error(object: object, message: string): void;
 }
 
 /** Makes the directory rows of tenants on other hosts match their live users. */
@@ -81,36 +77,4 @@ export async function reconcile(core: Core, olderThanSeconds: number): Promise<R
   const { finished, undone } = await core.tenants.reconcileProvisioning(olderThanSeconds);
   const directory = await reconcileDirectory(core, olderThanSeconds);
   return { finished, undone, directory };
-}
-
-/** Runs `reconcile` now and every `reconcileIntervalS`; `stop` waits for a pass in progress. */
-export function startReconciler(core: Core, log: Logger): { stop: () => Promise<void> } {
-  const { reconcileAfterS, reconcileIntervalS } = core.config;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
-  const pass = async () => {
-    try {
-      const report = await reconcile(core, reconcileAfterS);
-      const { removed, added, changed } = report.directory;
-      if (report.finished.length || report.undone.length || removed || added || changed)
-        log.info(report, 'reconciled interrupted cross-host work');
-    } catch (error) {
-      log.error({ err: error }, 'reconciliation failed; retrying at the next interval');
-    }
-    if (!stopped) {
-      timer = setTimeout(() => {
-        running = pass();
-      }, reconcileIntervalS * 1000);
-      timer.unref();
-    }
-  };
-  running = pass();
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
 }

@@ -13,6 +13,7 @@ import { type AnyDb, type DatabaseHosts, DEFAULT_HOST, UnknownHostError } from '
 import { SQLSTATE, sqlState } from '../db/sqlstate.ts';
 import type { MigrationRunner, RunResult } from '../migrations/runner.ts';
 import { insertTenantDomains } from './domains.ts';
+import type { Placement, PlacementChoice } from './placement.ts';
 import type { TenantRegistry, TenantRow } from './registry.ts';
 import { assertTenantId, deriveTenantId } from './tenant-id.ts';
 
@@ -37,6 +38,7 @@ async function dropSchema(conn: AnyDb, schema: string): Promise<void> {
 export interface CreateTenantInput {
   name: string;
   tenantId?: string;
+  /** The database host; undefined → the placement policy chooses (TENANT_PLACEMENT). */
   host?: string;
   /** Normalised tenant domains (TenantDomains.normalize), created with the tenant, atomically. */
   domains?: string[];
@@ -47,15 +49,39 @@ export class TenantService {
     private readonly hosts: DatabaseHosts,
     private readonly registry: TenantRegistry,
     private readonly runner: MigrationRunner,
+    private readonly placement?: Placement,
   ) {}
 
+  /** Creates a tenant on `input.host`, or where the placement policy puts it (src/tenancy/placement.ts). */
   async create(
     input: CreateTenantInput,
     options: { inTransaction?: (conn: AnyDb) => Promise<void> } = {},
-  ): Promise<{ tenant: TenantRow; migration: RunResult }> {
+  ): Promise<{ tenant: TenantRow; migration: RunResult; placement: PlacementChoice }> {
     const tenantId =
       input.tenantId === undefined ? deriveTenantId(input.name) : assertTenantId(input.tenantId);
-    const host = input.host ?? DEFAULT_HOST;
+    if (input.host !== undefined || !this.placement || this.placement.policy === 'default') {
+      const host = input.host ?? DEFAULT_HOST;
+      const placement: PlacementChoice = {
+        host,
+        policy: input.host === undefined ? 'default' : 'named',
+        skipped: [],
+      };
+      return { ...(await this.createOn(host, tenantId, input, options, async () => {})), placement };
+    }
+    return this.placement.place(async (placement, registered) => ({
+      ...(await this.createOn(placement.host, tenantId, input, options, registered)),
+      placement,
+    }));
+  }
+
+  /** `registered` is called once the registry row is committed (the placement turn ends there). */
+  private async createOn(
+    host: string,
+    tenantId: string,
+    input: CreateTenantInput,
+    options: { inTransaction?: (conn: AnyDb) => Promise<void> },
+    registered: () => Promise<void>,
+  ): Promise<{ tenant: TenantRow; migration: RunResult }> {
     if (!this.hosts.has(host)) throw new UnknownHostError(host);
     const name = input.name.trim();
     const target = { host, db: this.hosts.db(host), schema: tenantId };
@@ -74,6 +100,7 @@ export class TenantService {
           },
         }),
       );
+      await registered();
       return { tenant: (await this.registry.find(tenantId))!, migration };
     }
 
@@ -89,6 +116,7 @@ export class TenantService {
           await insertTenantDomains(trx, tenantId, input.domains ?? []);
         }),
     );
+    await registered();
     let migration: RunResult;
     try {
       migration = await this.translateConflicts(tenantId, () =>

@@ -20,13 +20,24 @@ import {
 import type { DomainCache } from '../../tenancy/domain-cache.ts';
 import { InvalidDomainError } from '../../tenancy/domain-name.ts';
 import { DomainNotFoundError, type DomainRow, DomainTakenError } from '../../tenancy/domains.ts';
+import { hostStats } from '../../tenancy/host-stats.ts';
+import { NoHostAvailableError } from '../../tenancy/placement.ts';
 import type { TenantRow } from '../../tenancy/registry.ts';
 import type { RegistryCache } from '../../tenancy/registry-cache.ts';
 import { InvalidTenantIdError, tenantIdProblem } from '../../tenancy/tenant-id.ts';
 import { downgradeTenant, findTenantOrThrow, upgradeTenant } from '../../tenancy/tenant-migrations.ts';
 import { TenantExistsError, TenantNotFoundError } from '../../tenancy/tenant-service.ts';
 import { revisionsBehind } from '../../tenancy/tenant-upgrader.ts';
-import type { DomainView, HistoryEntry, Paginated, RunView, TenantDetail, TenantView } from './schemas.ts';
+import type {
+  DomainView,
+  HistoryEntry,
+  HostView,
+  Paginated,
+  PlacementView,
+  RunView,
+  TenantDetail,
+  TenantView,
+} from './schemas.ts';
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
@@ -51,6 +62,7 @@ export function ccProblem(error: unknown): HttpProblem | undefined {
   if (error instanceof DomainTakenError) return problems.conflict(error.message);
   if (error instanceof DomainNotFoundError) return problems.notFound('domain', error.domain);
   if (error instanceof UnknownRevisionError) return problems.conflict(error.message);
+  if (error instanceof NoHostAvailableError) return problems.unavailable(error.message, 5);
   if (error instanceof DataLossError)
     return problems.conflict(`${error.message}; repeat the tenant id in "confirm" to go ahead`);
   // Admin-only routes: the operator needs the PostgreSQL message to fix the migration.
@@ -135,7 +147,7 @@ export class ControlCenter {
     tenant_id?: string;
     host?: string;
     domains?: string[];
-  }): Promise<{ tenant: TenantView; migration: RunView }> {
+  }): Promise<{ tenant: TenantView; migration: RunView; placement: PlacementView }> {
     if (input.tenant_id !== undefined) requireTenantId(input.tenant_id, 'tenant_id');
     const name = input.name.trim();
     if (name === '') throw problems.badRequest('name must not be blank');
@@ -152,7 +164,14 @@ export class ControlCenter {
     return {
       tenant: this.view(created.tenant, domains.sort()),
       migration: this.run(created.tenant.tenant_id, created.migration),
+      placement: created.placement,
     };
+  }
+
+  /** Every database host with its tenants, sizes, connections, host-level revision and reachability. */
+  async hosts(): Promise<{ policy: string; items: HostView[] }> {
+    const items = await hostStats(this.core);
+    return { policy: this.core.config.tenantPlacement, items };
   }
 
   async show(tenantId: string): Promise<TenantDetail> {

@@ -36,6 +36,7 @@ import {
   DriftQuery,
   DriftSchema,
   FleetBody,
+  HostListSchema,
   IdParams,
   JobAcceptedSchema,
   JobListQuery,
@@ -75,6 +76,20 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
       },
     },
     async (request) => cc.list(request.query),
+  );
+
+  app.get(
+    '/cc/hosts',
+    {
+      schema: {
+        operationId: 'cc.hosts.list',
+        summary: 'List database hosts: tenants, size, connections, host-level revision, reachability',
+        tags,
+        security,
+        response: { 200: HostListSchema, ...problemResponses(401, 403, 503) },
+      },
+    },
+    async () => cc.hosts(),
   );
 
   app.post(

@@ -124,7 +124,50 @@ export const CreateTenantBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const CreatedSchema = Type.Object({ tenant: TenantViewSchema, migration: RunViewSchema });
+export const PlacementSchema = Type.Object(
+  {
+    host: Type.String(),
+    policy: Type.Union(
+      [
+        Type.Literal('named'),
+        Type.Literal('default'),
+        Type.Literal('least-tenants'),
+        Type.Literal('least-size'),
+      ],
+      { description: 'named: the request chose the host; otherwise the TENANT_PLACEMENT policy' },
+    ),
+    skipped: Type.Array(Type.Object({ host: Type.String(), reason: Type.String() }), {
+      description: 'Hosts the policy left out because they did not answer',
+    }),
+  },
+  { description: 'How the database host was chosen' },
+);
+export type PlacementView = Static<typeof PlacementSchema>;
+
+export const CreatedSchema = Type.Object({
+  tenant: TenantViewSchema,
+  migration: RunViewSchema,
+  placement: PlacementSchema,
+});
+
+const bytes = (description: string) => Nullable(Type.Integer({ minimum: 0, description }));
+export const HostViewSchema = Type.Object({
+  host: Type.String({ description: 'default, or a key of TENANT_DATABASE_URLS' }),
+  tenants: Type.Integer({ description: 'Registry rows placed on the host (every status)' }),
+  reachable: Type.Boolean(),
+  error: Nullable(Type.String({ description: 'Why the host did not answer' })),
+  tenant_bytes: bytes("Size of the host's tenant schemas (tables, indexes, TOAST)"),
+  database_bytes: bytes('pg_database_size of the host database'),
+  connections: Nullable(Type.Integer({ description: 'Backends on the host database (pg_stat_activity)' })),
+  host_revision: Nullable(Type.String({ description: 'Host-level migration revision (tenantry schema)' })),
+  host_head: Nullable(Type.String({ description: "The code's host-level head revision" })),
+});
+export type HostView = Static<typeof HostViewSchema>;
+
+export const HostListSchema = Type.Object({
+  policy: Type.String({ description: 'TENANT_PLACEMENT in force' }),
+  items: Type.Array(HostViewSchema),
+});
 
 export const LegacyCreateQuery = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),

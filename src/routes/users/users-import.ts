@@ -51,7 +51,6 @@ export class UsersImport {
 
   async run(actor: Actor, csv: string): Promise<ImportResult> {
     const rows = this.parse(csv);
-    const afterCommit: Array<() => Promise<void>> = [];
     const result = await this.accounts.directory.run(actor.tenant, async (trx, directory) => {
       const repository = new UsersRepository(trx);
       const valid = await this.validate(repository, actor, rows);
@@ -81,19 +80,16 @@ export class UsersImport {
           firstName: row.first_name,
           inviter: `${actor.user.first_name} ${actor.user.last_name}`.trim(),
         });
-        afterCommit.push(
-          await this.accounts.mail.enqueueForTenant(
-            actor.tenant.host,
-            trx,
-            mail,
-            `mail:invite:${actor.tenant.id}:${uuid}`,
-          ),
+        await this.accounts.mail.enqueueForTenant(
+          actor.tenant.host,
+          trx,
+          mail,
+          `mail:invite:${actor.tenant.id}:${uuid}`,
         );
         created.push({ uuid, email: row.email });
       }
       return { created: created.length, users: created };
     });
-    for (const enqueue of afterCommit) await enqueue();
     return result;
   }
 

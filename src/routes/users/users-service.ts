@@ -132,7 +132,6 @@ export class UsersService {
     // Hash before the transaction opens: argon2 time is not spent holding a connection.
     const passwordHash = input.password === undefined ? null : await this.hashChecked(input.password, email);
     const uuid = randomUUID();
-    let enqueueAfterCommit = async () => {};
     const row = await this.accounts.directory.run(actor.tenant, async (trx, directory) => {
       const users = new UsersRepository(trx);
       const role = await this.assignableRole(users, actor, input.role_uuid ?? null, '/body/role_uuid');
@@ -159,8 +158,8 @@ export class UsersService {
           firstName: input.first_name.trim(),
           inviter: `${actor.user.first_name} ${actor.user.last_name}`.trim(),
         });
-        // The e-mail's job joins the transaction: no user, no e-mail; the mail server's state is no matter.
-        enqueueAfterCommit = await this.accounts.mail.enqueueForTenant(
+        // The e-mail's job joins the transaction (another host: sent only if it commits): no user, no e-mail.
+        await this.accounts.mail.enqueueForTenant(
           actor.tenant.host,
           trx,
           invitation,
@@ -169,7 +168,6 @@ export class UsersService {
       }
       return users.findById(created.id);
     });
-    await enqueueAfterCommit();
     if (!row) throw new Error('created user vanished');
     return userView(row);
   }

@@ -69,6 +69,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/cc/hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List database hosts: tenants, size, connections, host-level revision, reachability */
+        get: operations["cc.hosts.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/cc/tenants/{id}": {
         parameters: {
             query?: never;
@@ -1235,6 +1252,17 @@ export interface operations {
                             }[];
                             duration_ms: number;
                         };
+                        /** @description How the database host was chosen */
+                        placement: {
+                            host: string;
+                            /** @description named: the request chose the host; otherwise the TENANT_PLACEMENT policy */
+                            policy: "named" | "default" | "least-tenants" | "least-size";
+                            /** @description Hosts the policy left out because they did not answer */
+                            skipped: {
+                                host: string;
+                                reason: string;
+                            }[];
+                        };
                     };
                 };
             };
@@ -1276,6 +1304,75 @@ export interface operations {
             };
             /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "cc.hosts.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description TENANT_PLACEMENT in force */
+                        policy: string;
+                        items: {
+                            /** @description default, or a key of TENANT_DATABASE_URLS */
+                            host: string;
+                            /** @description Registry rows placed on the host (every status) */
+                            tenants: number;
+                            reachable: boolean;
+                            /** @description Why the host did not answer */
+                            error: string | null;
+                            /** @description Size of the host's tenant schemas (tables, indexes, TOAST) */
+                            tenant_bytes: number | null;
+                            /** @description pg_database_size of the host database */
+                            database_bytes: number | null;
+                            /** @description Backends on the host database (pg_stat_activity) */
+                            connections: number | null;
+                            /** @description Host-level migration revision (tenantry schema) */
+                            host_revision: string | null;
+                            /** @description The code's host-level head revision */
+                            host_head: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2430,6 +2527,17 @@ export interface operations {
                                 duration_ms: number;
                             }[];
                             duration_ms: number;
+                        };
+                        /** @description How the database host was chosen */
+                        placement: {
+                            host: string;
+                            /** @description named: the request chose the host; otherwise the TENANT_PLACEMENT policy */
+                            policy: "named" | "default" | "least-tenants" | "least-size";
+                            /** @description Hosts the policy left out because they did not answer */
+                            skipped: {
+                                host: string;
+                                reason: string;
+                            }[];
                         };
                     };
                 };
