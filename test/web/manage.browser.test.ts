@@ -11,6 +11,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Owner, PASSWORD, signUp } from '../accounts/helpers.ts';
+import { TEST_ADMIN_TOKEN } from '../helpers/core.ts';
 import { addMember, type Caller } from '../helpers/tenant-users.ts';
 import {
   expectAccessible,
@@ -233,6 +234,12 @@ describe('managing pages of the web app in Chromium', () => {
       await page.getByText('Created group “Design”').waitFor();
       const detail = page.getByTestId('group-detail');
       await detail.getByRole('heading', { name: 'Design' }).waitFor();
+      // Closed and opened again by keyboard.
+      await detail.getByRole('button', { name: 'Close' }).click();
+      await expect.poll(() => detail.count()).toBe(0);
+      await tabTo(page, 'Open Design');
+      await page.keyboard.press('Enter');
+      await detail.getByRole('heading', { name: 'Design' }).waitFor();
       const { items } = await api('GET', '/groups/');
       const uuid = items[0].uuid as string;
       const members = async () =>
@@ -295,7 +302,8 @@ describe('managing pages of the web app in Chromium', () => {
         ).find((item) => item.name === 'REVIEWER');
       expect((await role())?.permissions).toEqual(['TASK_VIEW']);
 
-      await page.getByRole('button', { name: 'Edit Reviewer' }).click();
+      await tabTo(page, 'Edit Reviewer');
+      await page.keyboard.press('Enter');
       await page.getByRole('heading', { name: 'Edit Reviewer' }).waitFor();
       await page.getByLabel('Title', { exact: true }).fill('Senior reviewer');
       await page.getByLabel('Edit tasks').check();
@@ -371,9 +379,29 @@ describe('managing pages of the web app in Chromium', () => {
   );
 
   it(
-    'every signed-in page works at 375 px: nothing wider than the screen, no serious axe violation',
+    'every page works at 375 px: nothing wider than the screen, no serious axe violation',
     async () => {
       const phone = await newPage(browser, 375, 800);
+      for (const [path, heading] of [
+        ['login', 'Sign in'],
+        ['signup', 'Create your company account'],
+        ['forgot-password', 'Forgot your password?'],
+        ['cc', 'Control center'],
+        ['no-such-page', 'Page not found'],
+      ] as const) {
+        await phone.page.goto(`${server.base}/app/${path}`);
+        await phone.page.getByRole('heading', { name: heading, exact: true }).waitFor();
+        await expectNoSidewaysScroll(phone.page);
+        await expectAccessible(phone.page, `${path} at 375 px`);
+      }
+      // The operators' page, signed in: the tenants table scrolls inside its region.
+      await phone.page.goto(`${server.base}/app/cc`);
+      await phone.page.getByLabel('Admin token (CC_ADMIN_TOKEN)').fill(TEST_ADMIN_TOKEN);
+      await phone.page.getByRole('button', { name: 'Open the control center' }).click();
+      await phone.page.getByTestId('tenant-row').first().waitFor();
+      await expectNoSidewaysScroll(phone.page);
+      await expectAccessible(phone.page, 'control center at 375 px');
+
       await signIn(phone.page);
       for (const [path, heading] of [
         ['dashboard', 'Hello, Ada'],
