@@ -47,6 +47,8 @@ async function api(method: 'GET' | 'POST' | 'PATCH' | 'PUT', url: string, payloa
   return response.json();
 }
 
+const ownerCaller = (): Caller => ({ uuid: owner.uuid, email: owner.email, headers: owner.headers });
+
 async function signIn(target: Page) {
   await target.goto(`${server.base}/app/login`);
   await target.getByLabel('E-mail').fill(owner.email);
@@ -82,7 +84,7 @@ describe('managing pages of the web app in Chromium', () => {
   beforeAll(async () => {
     [server, browser] = await Promise.all([startServer(), launchBrowser()]);
     owner = await signUp(server);
-    mia = await addMember(server.app, { uuid: owner.uuid, email: owner.email, headers: owner.headers });
+    mia = await addMember(server.app, ownerCaller());
     ({ context, page } = await newPage(browser));
     page.on('dialog', (dialog) => void dialog.accept());
     page.on('request', (request) => {
@@ -258,9 +260,13 @@ describe('managing pages of the web app in Chromium', () => {
       await expectAccessible(page, 'groups');
       await screenshot(page, 'groups');
 
+      // Someone else adds Tom meanwhile; removing Mia from this page's older copy keeps him.
+      const tom = await addMember(server.app, ownerCaller(), { first_name: 'Tom', last_name: 'Third' });
+      await api('PATCH', `/groups/${uuid}`, { member_uuids: [mia.uuid, owner.uuid, tom.uuid] });
       await detail.getByRole('button', { name: 'Remove Mia Member' }).click();
       await page.getByText('Removed Mia Member from Design').waitFor();
-      expect(await members()).toEqual([owner.uuid]);
+      expect(await members()).toEqual([owner.uuid, tom.uuid].sort());
+      await expect.poll(() => detail.getByTestId('member').count()).toBe(2);
 
       await detail.getByLabel('Name', { exact: true }).fill('Design team');
       await detail.getByRole('button', { name: 'Save group' }).click();
