@@ -385,6 +385,32 @@ describe('managing pages of the web app in Chromium', () => {
   );
 
   it(
+    'a MEMBER sees groups and roles read-only and no trash',
+    async () => {
+      const { context: memberContext, page: member } = await newPage(browser);
+      await member.goto(`${server.base}/app/login`);
+      await member.getByLabel('E-mail').fill(mia.email);
+      await member.getByLabel('Password').fill(PASSWORD);
+      await member.getByRole('button', { name: 'Sign in' }).click();
+      await member.getByRole('heading', { name: 'Hello, Mia' }).waitFor();
+      expect(await member.getByRole('link', { name: 'Trash', exact: true }).count()).toBe(0);
+      await member.goto(`${server.base}/app/trash`);
+      await expect.poll(() => member.url()).toContain('/app/dashboard');
+      // A custom role (which an OWNER may edit) is still read-only for her.
+      await api('POST', '/roles/', { name: 'AUDITOR', title: 'Auditor', permissions: ['TASK_VIEW'] });
+      await member.goto(`${server.base}/app/roles`);
+      await member.getByTestId('role').filter({ hasText: 'Auditor' }).waitFor();
+      expect(await member.getByRole('button', { name: /^(Edit|Delete) / }).count()).toBe(0);
+      expect(await member.getByRole('button', { name: 'Create role' }).count()).toBe(0);
+      await member.goto(`${server.base}/app/groups`);
+      await member.getByRole('heading', { name: 'Groups', exact: true }).waitFor();
+      expect(await member.getByRole('button', { name: 'Create group' }).count()).toBe(0);
+      await memberContext.close();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
     'every page works at 375 px: nothing wider than the screen, no serious axe violation',
     async () => {
       const phone = await newPage(browser, 375, 800);
