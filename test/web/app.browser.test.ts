@@ -9,11 +9,19 @@
  * One file, steps in order: each builds on the one before, and one server and browser serve them all
  * (starting Chromium costs seconds on a busy machine).
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mailTo, PASSWORD, uniqueEmail } from '../accounts/helpers.ts';
 import { TEST_ADMIN_TOKEN } from '../helpers/core.ts';
-import { expectAccessible, launchBrowser, screenshot, startServer, type WebServer } from './browser.ts';
+import {
+  expectAccessible,
+  expectNoSidewaysScroll,
+  launchBrowser,
+  newPage as newPageOf,
+  screenshot,
+  startServer,
+  type WebServer,
+} from './browser.ts';
 
 const STEP_TIMEOUT = 60_000;
 let server: WebServer;
@@ -28,16 +36,7 @@ function linkIn(text: string, kind: string): string {
   return match[1]!;
 }
 
-async function newPage(width = 1280, height = 900): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: { width, height },
-    locale: 'en-GB',
-    timezoneId: 'Europe/London',
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  return { context, page };
-}
+const newPage = (width?: number, height?: number) => newPageOf(browser, width, height);
 
 async function taskTitles(page: Page): Promise<string[]> {
   await page.getByTestId('task').first().waitFor();
@@ -204,7 +203,7 @@ describe('the web app in Chromium', () => {
       await expectAccessible(owner, 'people');
       await screenshot(owner, 'people');
       await owner.getByRole('link', { name: 'Settings', exact: true }).click();
-      await owner.getByRole('heading', { name: 'Roles and permissions' }).waitFor();
+      await owner.getByRole('heading', { name: 'People and access' }).waitFor();
       await expectAccessible(owner, 'settings');
 
       const mail = await mailTo(server.outbox, email, /invited/);
@@ -218,7 +217,7 @@ describe('the web app in Chromium', () => {
       await member.getByRole('button', { name: 'Menu' }).click();
       await member.getByRole('link', { name: 'Tasks', exact: true }).click();
       await member.getByRole('link', { name: 'Ship it' }).waitFor();
-      expect(await member.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+      await expectNoSidewaysScroll(member);
       await screenshot(member, 'tasks-phone');
       // MEMBER: tasks yes (add, edit), no export; lists and tags are read-only; no trash button.
       await member.getByLabel(/^New task/).waitFor();

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { type App, buildApp } from '../../src/app.ts';
 import { onFileEnd } from '../helpers/cleanup.ts';
@@ -55,6 +55,9 @@ export async function builtWebApp(): Promise<string> {
     configFile: path.join(WEB, 'vite.config.ts'),
     logLevel: 'warn',
     build: { outDir: staging, emptyOutDir: true },
+    // Vitest sets NODE_ENV=test, which would give Vue's development build (62 KB gzipped, not 44 KB):
+    // test and measure what `npm run build` ships.
+    define: { 'process.env.NODE_ENV': JSON.stringify('production') },
   });
   // Two files building at once: the first rename wins, the other build is dropped.
   await rename(staging, target).catch(() => rm(staging, { recursive: true, force: true }));
@@ -112,6 +115,29 @@ export async function launchBrowser(): Promise<Browser> {
   });
   onFileEnd(() => browser.close());
   return browser;
+}
+
+/** A fresh browser context (its own storage: a second person or device) at a desktop or phone size. */
+export async function newPage(
+  browser: Browser,
+  width = 1280,
+  height = 900,
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    viewport: { width, height },
+    locale: 'en-GB',
+    timezoneId: 'Europe/London',
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  return { context, page };
+}
+
+/** The page fits the viewport's width: nothing needs sideways scrolling (checked at 375 px). */
+export async function expectNoSidewaysScroll(page: Page) {
+  const width = page.viewportSize()?.width ?? 0;
+  const scrollWidth = await page.evaluate<number>('document.documentElement.scrollWidth');
+  expect(scrollWidth, `width of ${page.url()}`).toBeLessThanOrEqual(width);
 }
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');

@@ -1,10 +1,11 @@
 /**
  * The web app's logic that branches (web/src/lib): problem → field errors, retry timing, the task
- * filters ↔ address ↔ API translation, drag-and-drop reorder, calendar weeks, the timeline's words and
- * job polling. Pure functions, so they run here without a browser.
+ * filters ↔ address ↔ API translation, drag-and-drop reorder, calendar weeks, the timeline's words,
+ * job polling and Idempotency-Keys. Pure functions, so they run here without a browser.
  */
 import { describe, expect, it } from 'vitest';
 import { addDays, isoDay, monthGrid, weekRange } from '../../web/src/lib/dates.ts';
+import { fingerprint, IdempotencyKeys } from '../../web/src/lib/idempotency.ts';
 import { pollUntilDone } from '../../web/src/lib/job.ts';
 import { ApiError, backoffMs, fieldName, parseRetryAfter, toProblem } from '../../web/src/lib/problem.ts';
 import { planMove } from '../../web/src/lib/reorder.ts';
@@ -219,5 +220,48 @@ describe('job polling', () => {
     });
     expect(result).toBeUndefined();
     expect(calls).toBe(1);
+  });
+});
+
+describe('Idempotency-Keys', () => {
+  const write = fingerprint('POST', 'http://x/tasks/', 'acme', '{"title":"Ship it"}');
+
+  it('gives a write that never got an answer its key again, and a new key once it was answered', () => {
+    let n = 0;
+    const keys = new IdempotencyKeys(60_000, () => `key-${++n}`);
+    const first = keys.keyFor(write);
+    // Sent again after the client gave up: the same action, the same key.
+    expect(keys.keyFor(write)).toBe(first);
+    keys.settle(first);
+    expect(keys.size).toBe(0);
+    // Answered: the same request again is a new action.
+    expect(keys.keyFor(write)).toBe('key-2');
+  });
+
+  it('tells different writes apart: body, address, method, tenant', () => {
+    const keys = new IdempotencyKeys();
+    const all = [
+      write,
+      fingerprint('POST', 'http://x/tasks/', 'acme', '{"title":"Ship it!"}'),
+      fingerprint('POST', 'http://x/lists/', 'acme', '{"title":"Ship it"}'),
+      fingerprint('PUT', 'http://x/tasks/', 'acme', '{"title":"Ship it"}'),
+      fingerprint('POST', 'http://x/tasks/', 'globex', '{"title":"Ship it"}'),
+    ].map((print) => keys.keyFor(print));
+    expect(new Set(all).size).toBe(5);
+    for (const key of all) expect(key).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('forgets an unanswered write after its window', () => {
+    let now = 0;
+    let n = 0;
+    const keys = new IdempotencyKeys(
+      1000,
+      () => `key-${++n}`,
+      () => now,
+    );
+    expect(keys.keyFor(write)).toBe('key-1');
+    now = 1001;
+    expect(keys.keyFor(write)).toBe('key-2');
+    expect(keys.size).toBe(1);
   });
 });

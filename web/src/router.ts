@@ -52,6 +52,21 @@ const routes: RouteRecordRaw[] = [
     component: () => import('./views/UsersView.vue'),
     meta: { title: 'People', permission: 'USER_VIEW' },
   },
+  {
+    path: '/trash',
+    component: () => import('./views/TrashView.vue'),
+    meta: { title: 'Trash', permission: 'TASK_DELETE' },
+  },
+  {
+    path: '/roles',
+    component: () => import('./views/RolesView.vue'),
+    meta: { title: 'Roles and permissions', permission: 'USER_VIEW' },
+  },
+  {
+    path: '/groups',
+    component: () => import('./views/GroupsView.vue'),
+    meta: { title: 'Groups', permission: 'USER_VIEW' },
+  },
   { path: '/settings', component: () => import('./views/SettingsView.vue'), meta: { title: 'Settings' } },
   {
     path: '/cc',

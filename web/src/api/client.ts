@@ -6,11 +6,14 @@
  *   operator's CC_ADMIN_TOKEN instead.
  * - A network failure or a 503 is retried with backoff while a banner says so (`network`); nothing the
  *   person typed is lost, the call just finishes later or fails with a readable message.
+ * - Every write (POST, PUT, PATCH, DELETE) carries an `Idempotency-Key` (lib/idempotency.ts), the same
+ *   on every retry of one action, so a retry after a lost answer does not do the write twice.
  * - `unwrap` turns an error answer into an ApiError (title, detail, field errors); a 401 outside the
  *   control center ends the session.
  */
 import createClient from 'openapi-fetch';
 import { reactive } from 'vue';
+import { fingerprint, IdempotencyKeys, WRITE_METHODS } from '../lib/idempotency.ts';
 import { ApiError, backoffMs, parseRetryAfter, toProblem } from '../lib/problem.ts';
 import { endSession, session } from '../lib/session.ts';
 import type { paths } from './schema.js';
@@ -26,21 +29,55 @@ export function setOperatorToken(token: string | null) {
 }
 
 const MAX_ATTEMPTS = 5;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const keys = new IdempotencyKeys();
 
-/** fetch with retries: the body is cloned per attempt, so a retried POST sends the same thing. */
+/** Waits `ms`, or less when the browser says the connection is back. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      window.removeEventListener('online', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    window.addEventListener('online', done);
+  });
+}
+
+function announce(message: string) {
+  network.retrying = true;
+  network.message = message;
+}
+
+/**
+ * fetch with retries: the body is cloned per attempt, so a retried write sends the same thing with the
+ * same Idempotency-Key. Offline (as the browser knows it), the request waits for the connection instead
+ * of spending its attempts.
+ */
 async function retryingFetch(request: Request): Promise<Response> {
+  const key = request.headers.get('idempotency-key');
   for (let attempt = 1; ; attempt++) {
+    while (!navigator.onLine) {
+      announce(
+        key
+          ? 'You are offline. Your change is kept and will be sent when the connection is back…'
+          : 'You are offline. Waiting for the connection…',
+      );
+      await sleep(60_000);
+    }
     try {
       const response = await fetch(request.clone());
-      if (response.status !== 503 || attempt >= 3) return settle(response);
+      if (response.status !== 503 || attempt >= 3) {
+        keys.settle(key);
+        return settle(response);
+      }
       const wait = backoffMs(attempt, parseRetryAfter(response.headers.get('retry-after')));
-      network.retrying = true;
-      network.message = `The server is busy; retrying in ${Math.round(wait / 1000)} s…`;
+      announce(`The server is busy; retrying in ${Math.round(wait / 1000)} s…`);
       await sleep(Math.min(wait, 10_000));
     } catch (error) {
       if (attempt >= MAX_ATTEMPTS) {
         network.retrying = false;
+        // The key stays known: pressing the button again sends this write with the same key.
         throw new ApiError({
           title: 'Network error',
           status: 0,
@@ -48,8 +85,7 @@ async function retryingFetch(request: Request): Promise<Response> {
         });
       }
       const wait = backoffMs(attempt);
-      network.retrying = true;
-      network.message = `Cannot reach the server; retrying in ${Math.round(wait / 1000)} s…`;
+      announce(`Cannot reach the server; retrying in ${Math.round(wait / 1000)} s…`);
       console.warn('request failed, retrying', error);
       await sleep(wait);
     }
@@ -65,12 +101,17 @@ function settle(response: Response) {
 export const api = createClient<paths>({ baseUrl: '', fetch: retryingFetch });
 
 api.use({
-  onRequest({ request, schemaPath }) {
+  async onRequest({ request, schemaPath }) {
     if (schemaPath.startsWith('/cc')) {
       if (operator.token) request.headers.set('authorization', `Bearer ${operator.token}`);
     } else if (session.data) {
       request.headers.set('authorization', `Bearer ${session.data.token}`);
       request.headers.set('tenant', session.data.tenant);
+    }
+    if (WRITE_METHODS.has(request.method) && !request.headers.has('idempotency-key')) {
+      const body = request.body ? await request.clone().text() : '';
+      const print = fingerprint(request.method, request.url, request.headers.get('tenant') ?? '', body);
+      request.headers.set('idempotency-key', keys.keyFor(print));
     }
     return request;
   },
