@@ -163,7 +163,8 @@ export async function scaleBench(options: { sizes: number[]; noop: number }): Pr
         `no-op fleet check, ${Math.max(options.noop, made).toLocaleString('en')} tenants at head`,
         's',
         seconds,
-        { text: '≤ 5 s at 50,000', ok: (m) => m <= 5 },
+        // The target is for 50,000 tenants: a smaller run is reported without it.
+        Math.max(options.noop, made) >= 50_000 ? { text: '≤ 5 s at 50,000', ok: (m) => m <= 5 } : undefined,
         `load average before ${load}`,
       ),
     );
