@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { type Core, openCore } from '../src/core.ts';
 import { DEFAULT_HOST } from '../src/db/hosts.ts';
 import { upgradeFleet } from '../src/migrations/fleet.ts';
+import type { MigrationSet } from '../src/migrations/migration-set.ts';
 import { postmasterPid, treeCpuMs } from './cpu-usage.ts';
 import {
   benchPostgres,
@@ -88,10 +89,15 @@ export interface FleetDatabase {
  * complete schemas would take most of the bench's 15 minutes on this machine. Everything measured on
  * complete schemas (creation, fresh upgrades) uses complete ones; BENCHMARKS.md says so.
  */
-export async function addFillers(core: Core, model: string, count: number): Promise<void> {
+export async function addFillers(
+  core: Core,
+  model: string,
+  count: number,
+  set: MigrationSet = core.tenantRunner.set,
+): Promise<void> {
   const ids = Array.from({ length: count }, (_, i) => `filler_${String(i).padStart(5, '0')}`);
   const db = core.hosts.db(DEFAULT_HOST);
-  const head = core.tenantRunner.set.head;
+  const head = set.head;
   for (let start = 0; start < ids.length; start += 500) {
     const batch = ids.slice(start, start + 500);
     await db.transaction().execute(async (trx) => {

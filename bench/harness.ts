@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { type RunningPostgres, startEmbeddedPostgres } from '../src/db/embedded.ts';
 
@@ -72,9 +72,16 @@ export function machineDescription(): string {
   return `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, embedded PostgreSQL 15.18 (${pg})`;
 }
 
-export async function benchPostgres(): Promise<
-  RunningPostgres & { cleanup: () => Promise<void>; socketUrl: string }
-> {
+/** The 1-minute load average, for the notes of a measurement on a shared machine. */
+export const loadAverage = (): number => Math.round(loadavg()[0]! * 10) / 10;
+
+/**
+ * A throw-away embedded PostgreSQL. `defaults`: PostgreSQL's own max_connections (100) and
+ * max_locks_per_transaction (64), as on a managed service (the fleet-size bench).
+ */
+export async function benchPostgres(
+  options: { defaults?: boolean } = {},
+): Promise<RunningPostgres & { cleanup: () => Promise<void>; socketUrl: string }> {
   const folder = await mkdtemp(path.join(tmpdir(), 'tenantry-bench-'));
   await chmod(folder, 0o755);
   // PostgreSQL (running as the postgres OS user) creates its Unix socket here; the bench only.
@@ -83,12 +90,14 @@ export async function benchPostgres(): Promise<
   await chmod(socketDir, 0o777);
   const server = await startEmbeddedPostgres({
     dataDir: path.join(folder, 'pg'),
-    settings: {
-      max_connections: '300',
-      shared_buffers: '512MB',
-      max_locks_per_transaction: '256',
-      unix_socket_directories: socketDir,
-    },
+    settings: options.defaults
+      ? { max_connections: '100', shared_buffers: '512MB', unix_socket_directories: socketDir }
+      : {
+          max_connections: '300',
+          shared_buffers: '512MB',
+          max_locks_per_transaction: '256',
+          unix_socket_directories: socketDir,
+        },
   });
   const tcp = new URL(server.url);
   // The same server and credentials through the socket: `host` names the socket's folder (pg and libpq);
@@ -146,7 +155,7 @@ function renderMarkdown(all: Record<string, Section>): string {
     '',
   ];
   // Always in this order, whichever section ran last.
-  const order = ['http', 'memory', 'fleet'];
+  const order = ['http', 'memory', 'fleet', 'scale'];
   const sections = Object.entries(all).sort(
     ([a], [b]) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99),
   );

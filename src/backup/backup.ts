@@ -4,7 +4,9 @@
  *
  * Consistency: a REPEATABLE READ transaction exports its snapshot and pg_dump dumps that same snapshot
  * (`--snapshot`), so the row counts and tenant revisions the manifest records are exactly what the archive
- * holds, while the application keeps writing.
+ * holds, while the application keeps writing. A whole database too large for one pg_dump's locks is
+ * dumped in batches of tenant schemas from that one snapshot (dump-database.ts); the parts are stored as
+ * `<object>.part-NNNN` beside the main archive and listed, with their checksums, in the manifest.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,10 +17,18 @@ import { pruneBackups } from './catalog.ts';
 import { checksumFileText, sha256File } from './checksum.ts';
 import { connect, databaseOf, serverMajorVersion } from './connection.ts';
 import type { BackupContext } from './context.ts';
+import { type DatabaseDump, dumpDatabase } from './dump-database.ts';
 import { BackupError } from './errors.ts';
-import { countTables, type Manifest, readTenants } from './manifest.ts';
-import { backupObjectName, CHECKSUM_SUFFIX, MANIFEST_SUFFIX, safeDatabaseName } from './naming.ts';
-import { findTools, runTool, toolConnection } from './pg-tools.ts';
+import { isOutOfLocks, type LockLimits, outOfLocksError, readLockLimits } from './lock-budget.ts';
+import { countTables, type Manifest, type ManifestPart, readTenants } from './manifest.ts';
+import {
+  backupObjectName,
+  CHECKSUM_SUFFIX,
+  MANIFEST_SUFFIX,
+  partSuffix,
+  safeDatabaseName,
+} from './naming.ts';
+import { type FoundTool, findTools, runTool, toolConnection } from './pg-tools.ts';
 
 export interface BackupOptions {
   tenant?: string;
@@ -50,29 +60,42 @@ export async function createBackup(context: BackupContext, options: BackupOption
     const file = path.join(folder, object);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const { rows } = await client.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
-    const tables = await countTables(client, tenant);
+    const snapshot = rows[0]!.snapshot;
     const tenants = await readTenants(client, tenant);
-    const connection = toolConnection(context.url);
-    context.log(
-      `dumping ${tenant ? `tenant schema ${tenant} of ` : ''}database ${database} (${tables.length} tables)`,
-    );
-    await runTool(
-      tools.pg_dump,
-      [
-        '--format=custom',
-        `--snapshot=${rows[0]!.snapshot}`,
-        `--file=${file}`,
-        ...(tenant !== undefined ? [`--schema=${tenant}`] : []),
-        ...(context.verbose ? ['--verbose'] : []),
-        `--dbname=${connection.dbname}`,
-      ],
-      { env: connection.env, verbose: context.verbose },
-    );
+    const limits = await readLockLimits(client);
+    let dump: DatabaseDump;
+    if (tenant !== undefined) {
+      context.log(`dumping tenant schema ${tenant} of database ${database}`);
+      const tables = await countTables(client, [tenant]);
+      await dumpOneSchema(context, tools.pg_dump, snapshot, file, tenant, limits);
+      dump = { tables, parts: [] };
+    } else {
+      context.log(`dumping database ${database}`);
+      dump = await dumpDatabase({
+        context,
+        holder: client,
+        snapshot,
+        limits,
+        tenantIds: new Set(tenants.map((t) => t.tenantId)),
+        pgDump: tools.pg_dump,
+        file,
+      });
+    }
     await client.query('COMMIT');
 
     const [sha256, { size }] = await Promise.all([sha256File(file), stat(file)]);
+    const parts: ManifestPart[] = [];
+    for (const [i, part] of dump.parts.entries()) {
+      const [partSha, partStat] = await Promise.all([sha256File(part.file), stat(part.file)]);
+      parts.push({
+        object: `${object}${partSuffix(i)}`,
+        schemas: part.schemas,
+        sizeBytes: partStat.size,
+        sha256: partSha,
+      });
+    }
     const manifest: Manifest = {
-      format: 1,
+      format: parts.length > 0 ? 2 : 1,
       kind: tenant === undefined ? 'database' : 'tenant',
       database,
       tenant: tenant ?? null,
@@ -81,19 +104,28 @@ export async function createBackup(context: BackupContext, options: BackupOption
       serverVersion: server.version,
       pgDumpVersion: tools.pg_dump.version,
       tenants,
-      tables,
+      tables: dump.tables,
+      ...(parts.length > 0 ? { parts } : {}),
       sizeBytes: size,
       sha256,
       durationMs: Date.now() - started,
     };
-    context.log(`uploading ${object} (${size} bytes) to ${context.storage.description}`);
+    const stored = [object, ...parts.map((part) => part.object)];
+    context.log(
+      `uploading ${object}${parts.length ? ` and ${parts.length} part(s)` : ''} (${size + parts.reduce((t, p) => t + p.sizeBytes, 0)} bytes) to ${context.storage.description}`,
+    );
     try {
+      for (const [i, part] of parts.entries())
+        await context.storage.putFile(part.object, dump.parts[i]!.file);
       await context.storage.putFile(object, file);
       await context.storage.putText(object + MANIFEST_SUFFIX, `${JSON.stringify(manifest, null, 2)}\n`);
       // Last: the checksum file marks the backup complete (restore and --keep rely on it).
-      await context.storage.putText(object + CHECKSUM_SUFFIX, checksumFileText(sha256, object));
+      await context.storage.putText(
+        object + CHECKSUM_SUFFIX,
+        [{ sha256, object }, ...parts].map((entry) => checksumFileText(entry.sha256, entry.object)).join(''),
+      );
     } catch (error) {
-      await context.storage.delete([object, object + MANIFEST_SUFFIX]).catch(() => {});
+      await context.storage.delete([...stored, object + MANIFEST_SUFFIX]).catch(() => {});
       throw error;
     }
     const pruned =
@@ -105,6 +137,32 @@ export async function createBackup(context: BackupContext, options: BackupOption
     await client.end().catch(() => {});
     await rm(folder, { recursive: true, force: true });
   }
+}
+
+/** pg_dump of one schema in the snapshot (a tenant backup). */
+async function dumpOneSchema(
+  context: BackupContext,
+  pgDump: FoundTool,
+  snapshot: string,
+  file: string,
+  schema: string,
+  limits: LockLimits,
+): Promise<void> {
+  const connection = toolConnection(context.url);
+  await runTool(
+    pgDump,
+    [
+      '--format=custom',
+      `--snapshot=${snapshot}`,
+      `--file=${file}`,
+      `--schema=${schema}`,
+      ...(context.verbose ? ['--verbose'] : []),
+      `--dbname=${connection.dbname}`,
+    ],
+    { env: connection.env, verbose: context.verbose },
+  ).catch((error: unknown) => {
+    throw isOutOfLocks(error) ? outOfLocksError('pg_dump', limits, error) : error;
+  });
 }
 
 async function assertBackupableTenant(client: pg.Client, tenant: string, database: string): Promise<void> {

@@ -78,6 +78,7 @@ export async function pruneBackups(
   series: { database: string; tenant: string | undefined },
   keep: number,
 ): Promise<string[]> {
+  const stored = await storage.list();
   const entries = (await listBackups(storage)).filter(
     (entry) => entry.database === series.database && entry.tenant === series.tenant,
   );
@@ -85,6 +86,8 @@ export async function pruneBackups(
   const objects = doomed.flatMap((entry) => [
     entry.object + CHECKSUM_SUFFIX, // first: an interrupted prune leaves an incomplete backup, not a "complete" broken one
     entry.object,
+    // The parts of a backup cut into batches (`<object>.part-0001`, …).
+    ...stored.map((object) => object.name).filter((name) => name.startsWith(`${entry.object}.part-`)),
     entry.object + MANIFEST_SUFFIX,
   ]);
   await storage.delete(objects);

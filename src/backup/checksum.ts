@@ -15,3 +15,13 @@ export const checksumFileText = (sha256: string, object: string): string => `${s
 export function parseChecksumFile(text: string): string | undefined {
   return /^([0-9a-f]{64})\s/.exec(`${text.trim()}\n`)?.[1];
 }
+
+/** Every `<digest>  <name>` line of a checksum file (a backup cut into parts lists each of them). */
+export function parseChecksumLines(text: string): Map<string, string> {
+  const lines = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const found = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
+    if (found) lines.set(found[2]!, found[1]!);
+  }
+  return lines;
+}

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { BackupEntry } from './catalog.ts';
-import { parseChecksumFile, sha256File } from './checksum.ts';
+import { parseChecksumFile, parseChecksumLines, sha256File } from './checksum.ts';
 import { BackupError } from './errors.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX } from './naming.ts';
@@ -15,6 +15,8 @@ import type { BackupStorage } from './storage/storage.ts';
 export interface VerifiedBackup {
   file: string;
   manifest: Manifest;
+  /** Local files of the manifest's parts, in order (format 2). */
+  parts: string[];
 }
 
 export async function fetchVerifiedBackup(
@@ -41,20 +43,37 @@ export async function fetchVerifiedBackup(
   }
   if (manifest.sha256 !== expected) throw refuse('its manifest and checksum file disagree');
 
-  const file = path.join(folder, entry.object);
-  log(`downloading ${entry.object} from ${storage.description}`);
-  await storage.getFile(entry.object, file);
-  const actual = await sha256File(file);
-  if (actual !== expected) {
-    throw refuse(
-      `checksum mismatch (expected sha256 ${expected}, the file has ${actual}): the archive is corrupted`,
-    );
+  const listed = parseChecksumLines(checksumText);
+  const files = [
+    { object: entry.object, sha256: expected },
+    ...(manifest.parts ?? []).map((part) => ({ object: part.object, sha256: part.sha256 })),
+  ];
+  for (const { object, sha256 } of files.slice(1)) {
+    if (listed.get(object) !== sha256)
+      throw refuse(`its manifest and checksum file disagree about ${object}`);
   }
-  try {
-    await runTool(pgRestore, ['--list', file], { env: process.env });
-  } catch (error) {
-    throw refuse(`pg_restore cannot read it (${error instanceof Error ? error.message : String(error)})`);
+  const local: string[] = [];
+  for (const { object, sha256 } of files) {
+    const file = path.join(folder, object);
+    log(`downloading ${object} from ${storage.description}`);
+    await storage.getFile(object, file).catch((error: unknown) => {
+      throw refuse(`${object} cannot be read (${error instanceof Error ? error.message : String(error)})`);
+    });
+    const actual = await sha256File(file);
+    if (actual !== sha256) {
+      throw refuse(
+        `checksum mismatch of ${object} (expected sha256 ${sha256}, the file has ${actual}): the archive is corrupted`,
+      );
+    }
+    try {
+      await runTool(pgRestore, ['--list', file], { env: process.env });
+    } catch (error) {
+      throw refuse(
+        `pg_restore cannot read ${object} (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+    local.push(file);
   }
-  log(`checksum verified (sha256 ${actual})`);
-  return { file, manifest };
+  log(`checksum verified (sha256 ${expected}${files.length > 1 ? ` and ${files.length - 1} part(s)` : ''})`);
+  return { file: local[0]!, manifest, parts: local.slice(1) };
 }

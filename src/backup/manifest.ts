@@ -19,8 +19,22 @@ export interface ManifestTenant {
   revision: string | null;
 }
 
+/**
+ * One archive of a whole-database backup cut into batches (format 2): the archive named in the object
+ * holds everything but the batched tenant schemas; each part holds a batch of them, dumped from the same
+ * exported snapshot.
+ */
+export interface ManifestPart {
+  /** `<object>.part-0001`, … */
+  object: string;
+  schemas: string[];
+  sizeBytes: number;
+  sha256: string;
+}
+
 export interface Manifest {
-  format: 1;
+  /** 2 when `parts` is not empty: code that knows only format 1 refuses it instead of restoring a part. */
+  format: 1 | 2;
   kind: BackupKind;
   /** The database that was dumped. */
   database: string;
@@ -33,22 +47,28 @@ export interface Manifest {
   /** Tenants of public.tenants in the dumped snapshot (for a tenant backup, that one). */
   tenants: ManifestTenant[];
   tables: TableCount[];
+  /** Format 2: the batches of tenant schemas, restored after the main archive. */
+  parts?: ManifestPart[];
   sizeBytes: number;
   sha256: string;
   durationMs: number;
 }
 
-/** Ordinary tables of the user schemas (or of `schema` only) with exact row counts, in `client`'s snapshot. */
-export async function countTables(client: pg.Client, schema?: string): Promise<TableCount[]> {
+/**
+ * Ordinary tables of the user schemas (or of `schemas` only) with exact row counts, in `client`'s snapshot.
+ * Each count locks its table and indexes until the transaction ends: callers keep `schemas` within the
+ * lock budget (lock-budget.ts).
+ */
+export async function countTables(client: pg.Client, schemas?: string[]): Promise<TableCount[]> {
   const { rows } = await client.query<{ schema: string; table: string }>(
     `SELECT n.nspname AS schema, c.relname AS table
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r'
         AND n.nspname NOT IN ('pg_catalog', 'information_schema')
         AND n.nspname NOT LIKE 'pg\\_%'
-        AND ($1::text IS NULL OR n.nspname = $1)
+        AND ($1::text[] IS NULL OR n.nspname = ANY ($1))
       ORDER BY 1, 2`,
-    [schema ?? null],
+    [schemas ?? null],
   );
   const counts: TableCount[] = [];
   for (const row of rows) {
@@ -75,8 +95,9 @@ export async function readTenants(client: pg.Client, tenant?: string): Promise<M
 
 export function parseManifest(text: string, object: string): Manifest {
   const parsed = JSON.parse(text) as Partial<Manifest>;
-  if (parsed.format !== 1 || !Array.isArray(parsed.tables) || !Array.isArray(parsed.tenants)) {
-    throw new Error(`the manifest of ${object} is not a Tenantry backup manifest (format 1)`);
+  const formatOk = parsed.format === 1 || (parsed.format === 2 && Array.isArray(parsed.parts));
+  if (!formatOk || !Array.isArray(parsed.tables) || !Array.isArray(parsed.tenants)) {
+    throw new Error(`the manifest of ${object} is not a Tenantry backup manifest (format 1 or 2)`);
   }
   return parsed as Manifest;
 }

@@ -5,6 +5,8 @@
  *   <stem>.dump.sha256                                  `sha256sum` format, written last: its presence
  *                                                       marks the backup complete
  *   <stem>.dump.manifest.json                           see manifest.ts
+ *   <stem>.dump.part-0001, …                            batches of tenant schemas of a large database
+ *                                                       (listed in the manifest and the checksum file)
  * Times are UTC with milliseconds, so names sort by time and two backups in one second do not collide;
  * `--date` matches the UTC day in the name.
  */
@@ -22,6 +24,8 @@ export interface BackupName {
 }
 
 export const CHECKSUM_SUFFIX = '.sha256';
+/** Parts of a whole-database backup cut into batches: `<object>.part-0001`, … (dump-database.ts). */
+export const partSuffix = (index: number): string => `.part-${String(index + 1).padStart(4, '0')}`;
 export const MANIFEST_SUFFIX = '.manifest.json';
 
 const NAME =

@@ -9,6 +9,9 @@
  *   touched at all, so a failure (or a kill) at any earlier point leaves it exactly as it was; at worst a
  *   `<live>_restore_<hex>` database is left behind to drop. The old database is dropped after the swap.
  *
+ * A backup cut into parts (dump-database.ts) is restored main archive first (public: what tenant schemas
+ * refer to), then each part in one transaction.
+ *
  * Archives are restored with --no-owner --no-acl: every object belongs to the restoring user, which is
  * how Tenantry runs (one role owns the schemas), and an archive never fails on a role missing here.
  */
@@ -24,6 +27,7 @@ import {
 } from './connection.ts';
 import type { BackupContext } from './context.ts';
 import { BackupError } from './errors.ts';
+import { isOutOfLocks, outOfLocksError, readLockLimits } from './lock-budget.ts';
 import type { Manifest } from './manifest.ts';
 import { type FoundTool, runTool, toolConnection } from './pg-tools.ts';
 import { verifyRestored } from './verify.ts';
@@ -49,7 +53,7 @@ export function assertDatabaseName(name: string, flag: string): string {
 
 export async function restoreDatabase(
   context: BackupContext,
-  archive: { file: string; manifest: Manifest },
+  archive: { file: string; manifest: Manifest; parts: string[] },
   pgRestore: FoundTool,
   destDb: string | undefined,
 ): Promise<DatabaseRestoreResult> {
@@ -146,7 +150,7 @@ async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
 
 async function loadAndVerify(
   context: BackupContext,
-  archive: { file: string; manifest: Manifest },
+  archive: { file: string; manifest: Manifest; parts: string[] },
   pgRestore: FoundTool,
   target: string,
   undo: () => Promise<void>,
@@ -155,18 +159,33 @@ async function loadAndVerify(
   try {
     context.log(`restoring into database ${target}`);
     const connection = toolConnection(url);
-    await runTool(
-      pgRestore,
-      [
-        '--exit-on-error',
-        '--no-owner',
-        '--no-acl',
-        ...(context.verbose ? ['--verbose'] : []),
-        `--dbname=${connection.dbname}`,
-        archive.file,
-      ],
-      { env: connection.env, verbose: context.verbose },
-    );
+    const restore = (file: string, extra: string[]) =>
+      runTool(
+        pgRestore,
+        [
+          '--exit-on-error',
+          '--no-owner',
+          '--no-acl',
+          ...extra,
+          ...(context.verbose ? ['--verbose'] : []),
+          `--dbname=${connection.dbname}`,
+          file,
+        ],
+        { env: connection.env, verbose: context.verbose },
+      );
+    await restore(archive.file, []);
+    // Each part is a batch of tenant schemas sized to the lock budget at backup time: restored in one
+    // transaction each (one commit instead of one per object); still within the lock table, since a
+    // restore locks what the dump step counted (lock-budget.ts).
+    const limits = archive.parts.length > 0 ? await withClient(url, readLockLimits) : undefined;
+    for (const [i, part] of archive.parts.entries()) {
+      context.log(`restoring part ${i + 1} of ${archive.parts.length}`);
+      await restore(part, ['--single-transaction']).catch((error: unknown) => {
+        throw limits && isOutOfLocks(error)
+          ? outOfLocksError(`pg_restore (part ${i + 1})`, limits, error)
+          : error;
+      });
+    }
     context.log(`verifying ${archive.manifest.tables.length} tables in ${target}`);
     await withClient(url, (client) => verifyRestored(client, archive.manifest));
   } catch (error) {

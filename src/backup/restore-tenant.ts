@@ -13,7 +13,9 @@
  *     COMMIT;
  *
  * Other sessions never see the intermediate names (catalog changes are visible at commit) and the live
- * tenant's tables are not locked; a failure or a kill rolls everything back. Views and sequences point at
+ * tenant's tables are not locked; a failure or a kill rolls everything back. Both transactions hold the
+ * tenant's migration lock (the runner's advisory lock key), so a restore never interleaves with a
+ * migration or deletion of the same schema: one waits for the other. Views and sequences point at
  * tables by OID, so they follow the rename. (A scratch database + ALTER SCHEMA + second dump would also
  * work, but it breaks on objects that reference the public schema, e.g. foreign keys to the registry.)
  *
@@ -23,6 +25,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { schemaLockKeySql } from '../migrations/runner.ts';
 import { REGISTRY_CHANNEL } from '../tenancy/registry.ts';
 import { tenantIdProblem } from '../tenancy/tenant-id.ts';
 import { connect, quoteIdent } from './connection.ts';
@@ -42,7 +45,8 @@ export interface TenantRestoreResult {
   registered: boolean;
 }
 
-const LOCK_TIMEOUT = '30s';
+/** Longest wait for the tenant's migration lock (a migration running) and the tables. */
+const LOCK_TIMEOUT = '120s';
 
 export async function restoreTenant(
   context: BackupContext,
@@ -75,7 +79,7 @@ export async function restoreTenant(
     const register = hasRegistry && !registered && options.register;
     if (hasRegistry && !copy && !registered && !options.register) {
       throw new BackupError(
-        `tenant ${target} is not registered in public.tenants: pass --register to restore it and recreate its registry entry`,
+        `tenant ${target} is not registered in public.tenants: to restore it and recreate its registry entry, pass --dest-schema ${target} --register`,
         'usage',
       );
     }
@@ -94,6 +98,9 @@ export async function restoreTenant(
       await verifyRestored(client, archive.manifest, (schema) => (schema === source ? staging : schema));
       await client.query('BEGIN');
       await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+      // The tenant's migration lock first (as a deletion takes it): a migration of the schema waits for the
+      // swap, or the swap for it, never both at once.
+      await client.query(`SELECT pg_advisory_xact_lock(${schemaLockKeySql(target)})`);
       if (!copy) {
         const old = `${source.slice(0, 40)}_old_${suffix}`;
         if (targetExists)
@@ -128,7 +135,15 @@ async function loadAs(
 ): Promise<void> {
   const { source, staging, hold } = names;
   const connection = toolConnection(context.url);
-  const before = hold ? ['-c', `ALTER SCHEMA ${quoteIdent(source)} RENAME TO ${quoteIdent(hold)}`] : [];
+  // The source schema's migration lock for the whole load: it is renamed away and back inside this
+  // transaction, which must not interleave with a migration of it (or its deletion).
+  const before = [
+    '-c',
+    `SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`,
+    '-c',
+    `SELECT pg_advisory_xact_lock(${schemaLockKeySql(source)})`,
+    ...(hold ? ['-c', `ALTER SCHEMA ${quoteIdent(source)} RENAME TO ${quoteIdent(hold)}`] : []),
+  ];
   const after = ['-c', `ALTER SCHEMA ${quoteIdent(source)} RENAME TO ${quoteIdent(staging)}`];
   if (hold) after.push('-c', `ALTER SCHEMA ${quoteIdent(hold)} RENAME TO ${quoteIdent(source)}`);
   const restore = startTool(tools.pg_restore, ['--no-owner', '--no-acl', '--file=-', file], {

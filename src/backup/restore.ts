@@ -51,6 +51,13 @@ export function validateRestoreOptions(options: RestoreOptions): void {
     if (!valid) throw usage(`--date ${JSON.stringify(options.date)}: expected YYYY-MM-DD`);
   }
   if (options.destDb !== undefined) assertDatabaseName(options.destDb, '--dest-db');
+  if (options.register && options.destSchema === undefined && options.destDb === undefined) {
+    // --register names the schema it registers: a copy under a new name, or a deleted tenant brought back
+    // under its own id (--dest-schema <its id>). Alone it would be a guess about which one was meant.
+    throw usage(
+      '--register needs --dest-schema NAME: it registers the restored schema under that name (to bring back a tenant missing from the registry under its own id: --dest-schema <id> --register)',
+    );
+  }
   if (options.destDb !== undefined && (options.destSchema !== undefined || options.register)) {
     throw usage(
       '--dest-db restores a whole new database; it cannot be combined with --dest-schema or --register',

@@ -180,8 +180,10 @@ async function runAction(action: Action, context: BackupContext, values: ActionV
     }
     case 'backup': {
       const { manifest, pruned } = await createBackup(context, { tenant: values.tenant, keep: values.keep });
+      const parts = manifest.parts ?? [];
+      const size = manifest.sizeBytes + parts.reduce((total, part) => total + part.sizeBytes, 0);
       print(
-        `stored ${manifest.object} in ${context.storage.description}: ${humanSize(manifest.sizeBytes)}, ` +
+        `stored ${manifest.object}${parts.length ? ` and ${plural(parts.length, 'part')}` : ''} in ${context.storage.description}: ${humanSize(size)}, ` +
           `${plural(manifest.tables.length, 'table')}, ${plural(manifest.tenants.length, 'tenant')}, ${manifest.durationMs} ms, sha256 ${manifest.sha256}`,
       );
       for (const object of pruned) print(`pruned ${object}`);

@@ -8,6 +8,7 @@
 import { sql } from 'kysely';
 import type { Core } from '../core.ts';
 import { type DatabaseHosts, DEFAULT_HOST } from '../db/hosts.ts';
+import { VERSION_QUERY_CHUNK } from '../migrations/fleet.ts';
 import type { AppliedRow, MigrationRunner, SchemaStatus, SchemaTarget } from '../migrations/runner.ts';
 import type { TenantRow } from '../tenancy/registry.ts';
 import { findTenantOrThrow } from '../tenancy/tenant-migrations.ts';
@@ -55,39 +56,43 @@ function lineOf(status: SchemaStatus, host: string, tenant?: TenantRow): StatusL
   };
 }
 
-/** Every given schema's version rows on one host, in one query (schemas without a version table: absent). */
+/** Every given schema's version rows on one host, one query per 1,000 (schemas without a version table: absent). */
 async function versionRowsOnHost(
   hosts: DatabaseHosts,
   host: string,
   schemas: string[],
 ): Promise<Map<string, Array<Pick<AppliedRow, 'revision' | 'checksum' | 'applied_at'>>>> {
   const bySchema = new Map<string, Array<Pick<AppliedRow, 'revision' | 'checksum' | 'applied_at'>>>();
-  if (schemas.length === 0) return bySchema;
-  const result = await sql<{
-    schema: string;
-    revision: string | null;
-    checksum: string | null;
-    applied_at: Date | null;
-  }>`
-    SELECT n.nspname AS schema, r.revision, r.checksum, r.applied_at
-    FROM pg_namespace n
-    CROSS JOIN LATERAL query_to_xml(
-      format('SELECT revision, checksum, applied_at FROM %I.schema_migrations', n.nspname), true, false, ''
-    ) AS x
-    LEFT JOIN LATERAL xmltable('/table/row' PASSING x COLUMNS
-      revision text PATH 'revision', checksum text PATH 'checksum', applied_at timestamptz PATH 'applied_at'
-    ) AS r ON true
-    WHERE n.nspname = ANY(${schemas}::text[])
-      AND to_regclass(format('%I.schema_migrations', n.nspname)) IS NOT NULL`.execute(hosts.db(host));
-  for (const row of result.rows) {
-    const rows = bySchema.get(row.schema) ?? [];
-    if (row.revision !== null)
-      rows.push({
-        revision: row.revision,
-        checksum: row.checksum,
-        applied_at: row.applied_at ?? new Date(0),
-      });
-    bySchema.set(row.schema, rows);
+  // In chunks, each its own statement: every version table read stays locked until the statement ends
+  // (see VERSION_QUERY_CHUNK).
+  for (let start = 0; start < schemas.length; start += VERSION_QUERY_CHUNK) {
+    const chunk = schemas.slice(start, start + VERSION_QUERY_CHUNK);
+    const result = await sql<{
+      schema: string;
+      revision: string | null;
+      checksum: string | null;
+      applied_at: Date | null;
+    }>`
+      SELECT n.nspname AS schema, r.revision, r.checksum, r.applied_at
+      FROM pg_namespace n
+      CROSS JOIN LATERAL query_to_xml(
+        format('SELECT revision, checksum, applied_at FROM %I.schema_migrations', n.nspname), true, false, ''
+      ) AS x
+      LEFT JOIN LATERAL xmltable('/table/row' PASSING x COLUMNS
+        revision text PATH 'revision', checksum text PATH 'checksum', applied_at timestamptz PATH 'applied_at'
+      ) AS r ON true
+      WHERE n.nspname = ANY(${chunk}::text[])
+        AND to_regclass(format('%I.schema_migrations', n.nspname)) IS NOT NULL`.execute(hosts.db(host));
+    for (const row of result.rows) {
+      const rows = bySchema.get(row.schema) ?? [];
+      if (row.revision !== null)
+        rows.push({
+          revision: row.revision,
+          checksum: row.checksum,
+          applied_at: row.applied_at ?? new Date(0),
+        });
+      bySchema.set(row.schema, rows);
+    }
   }
   return bySchema;
 }

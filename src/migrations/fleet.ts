@@ -2,9 +2,9 @@
  * Fleet operations over every tenant (SPEC 5.2 "Fleet"): which tenants are behind, and upgrading them
  * with bounded concurrency.
  *
- * One cheap query per host reads every tenant's real version table at once (through query_to_xml, so
- * no helper function has to be installed), which makes a no-op run over 10,000 tenants a matter of
- * seconds: only tenants that are not at the target get a transaction of their own. One tenant's failure
+ * One cheap query per host and 1,000 tenants reads their real version tables at once (through
+ * query_to_xml, so no helper function has to be installed), which makes a no-op run over 10,000 tenants a
+ * matter of seconds: only tenants that are not at the target get a transaction of their own. One tenant's failure
  * never stops the others; each outcome is written to the registry.
  */
 import { sql } from 'kysely';
@@ -64,6 +64,14 @@ export interface FleetReport {
   results: FleetTenantResult[];
 }
 
+/**
+ * Schemas per version query. Each schema's version table (and its primary key, opened by the planner) is
+ * locked until the statement's transaction ends, and the server's lock table is shared and small —
+ * 6,400 entries with PostgreSQL's defaults — so one statement over 10,000 schemas fails with "out of shared
+ * memory". 1,000 schemas hold ~2,000 locks for a moment; each chunk is its own statement (autocommit).
+ */
+export const VERSION_QUERY_CHUNK = 1_000;
+
 /** Per host: schema → number of applied revisions and whether `target` is among them. */
 export async function readVersionsOnHost(
   hosts: DatabaseHosts,
@@ -72,20 +80,22 @@ export async function readVersionsOnHost(
   target: string | null,
 ): Promise<Map<string, { applied: number; hasTarget: boolean }>> {
   const versions = new Map<string, { applied: number; hasTarget: boolean }>();
-  if (schemas.length === 0) return versions;
-  const result = await sql<{ schema: string; applied: number; has_target: number }>`
-    SELECT n.nspname AS schema,
-           (xpath('/row/n/text()', x))[1]::text::int AS applied,
-           (xpath('/row/h/text()', x))[1]::text::int AS has_target
-    FROM pg_namespace n
-    CROSS JOIN LATERAL query_to_xml(
-      format('SELECT count(*) AS n, count(*) FILTER (WHERE revision = %L) AS h FROM %I.schema_migrations',
-             ${target ?? ''}::text, n.nspname),
-      false, true, '') AS x
-    WHERE n.nspname = ANY(${schemas}::text[])
-      AND to_regclass(format('%I.schema_migrations', n.nspname)) IS NOT NULL`.execute(hosts.db(host));
-  for (const row of result.rows)
-    versions.set(row.schema, { applied: row.applied, hasTarget: row.has_target > 0 });
+  for (let start = 0; start < schemas.length; start += VERSION_QUERY_CHUNK) {
+    const chunk = schemas.slice(start, start + VERSION_QUERY_CHUNK);
+    const result = await sql<{ schema: string; applied: number; has_target: number }>`
+      SELECT n.nspname AS schema,
+             (xpath('/row/n/text()', x))[1]::text::int AS applied,
+             (xpath('/row/h/text()', x))[1]::text::int AS has_target
+      FROM pg_namespace n
+      CROSS JOIN LATERAL query_to_xml(
+        format('SELECT count(*) AS n, count(*) FILTER (WHERE revision = %L) AS h FROM %I.schema_migrations',
+               ${target ?? ''}::text, n.nspname),
+        false, true, '') AS x
+      WHERE n.nspname = ANY(${chunk}::text[])
+        AND to_regclass(format('%I.schema_migrations', n.nspname)) IS NOT NULL`.execute(hosts.db(host));
+    for (const row of result.rows)
+      versions.set(row.schema, { applied: row.applied, hasTarget: row.has_target > 0 });
+  }
   return versions;
 }
 
