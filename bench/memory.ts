@@ -17,7 +17,7 @@ import { hashToken } from '../src/auth/tokens.ts';
 import { loadConfig } from '../src/config.ts';
 import { type Core, openCore } from '../src/core.ts';
 import { DEFAULT_HOST } from '../src/db/hosts.ts';
-import { upgradeFleet } from '../src/migrations/fleet.ts';
+
 import { addFillers, type FleetDatabase } from './fleet.ts';
 import { benchPostgres, type Measurement, machineDescription, saveSection, summarise } from './harness.ts';
 import { ADMIN_TOKEN, loadAverage, printRows } from './http.ts';
@@ -45,30 +45,12 @@ async function withCore<T>(databaseUrl: string, work: (core: Core) => Promise<T>
  * --only memory: `total` tenants at head, of which `complete` made as a fleet upgrade makes new ones
  * (registry rows, one migration transaction per schema) and the rest fillers (bench/fleet.ts `addFillers`).
  */
-function makeTenants(databaseUrl: string, total: number, complete: number): Promise<FleetDatabase> {
+export function makeTenants(databaseUrl: string, total: number, complete: number): Promise<FleetDatabase> {
   return withCore(databaseUrl, async (core) => {
     await core.migratePublic();
     const ids = Array.from({ length: complete }, (_, i) => `mem_${String(i).padStart(5, '0')}`);
-    await core.hosts
-      .db(DEFAULT_HOST)
-      .withSchema('public')
-      .insertInto('tenants')
-      .values(
-        ids.map((id) => ({
-          tenant_id: id,
-          name: `Memory ${id}`,
-          host: DEFAULT_HOST,
-          status: 'active',
-          migration_status: 'pending',
-        })),
-      )
-      .execute();
-    const report = await upgradeFleet(core.hosts, core.registry, core.tenantRunner, {
-      tenants: ids,
-      concurrency: 8,
-    });
-    if (report.upgraded !== complete)
-      throw new Error(`memory bench: ${report.upgraded}/${complete} tenants made`);
+    // Created as the control center creates tenants (schema + every revision + registry row), 4 at once.
+    await inParallel(ids.length, 4, (i) => core.tenants.create({ name: `Memory ${i}`, tenantId: ids[i] }));
     await addFillers(core, ids[0] ?? '', total - complete);
     const tenants = (await core.registry.list()).map((t) => t.tenant_id);
     return { url: databaseUrl, tenants, complete: ids };
