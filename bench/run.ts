@@ -18,11 +18,29 @@ const { values } = parseArgs({
     render: { type: 'boolean' },
     case: { type: 'string' },
     workers: { type: 'string' },
+    tenants: { type: 'string' },
+    active: { type: 'string' },
+    shapes: { type: 'string' },
   },
   strict: true,
 });
 const quick = values.quick ?? false;
-const flags = [quick ? '--quick' : '', values.only ? `--only ${values.only}` : ''].filter(Boolean).join(' ');
+// --only memory: `--tenants 10000 --active 1000,5000 --shapes 4200` (the defaults) say what is measured.
+const memory = {
+  quick,
+  tenants: values.tenants ? Number(values.tenants) : undefined,
+  active: values.active?.split(',').map(Number),
+  shapes: values.shapes ? Number(values.shapes) : undefined,
+};
+const flags = [
+  quick ? '--quick' : '',
+  values.only ? `--only ${values.only}` : '',
+  values.tenants ? `--tenants ${values.tenants}` : '',
+  values.active ? `--active ${values.active}` : '',
+  values.shapes ? `--shapes ${values.shapes}` : '',
+]
+  .filter(Boolean)
+  .join(' ');
 const command = `npm run bench${flags ? ` -- ${flags}` : ''}`;
 const only = values.only;
 if (only && !['fleet', 'http', 'memory'].includes(only)) {
@@ -32,8 +50,8 @@ if (only && !['fleet', 'http', 'memory'].includes(only)) {
 // A full run measures memory on the fleet section's tenants (10,000 at head) instead of making them twice.
 const sections: Record<string, () => Promise<void>> = {
   fleet: () =>
-    runFleetSection(quick, command, only ? undefined : (fleet) => runMemorySection(quick, command, fleet)),
-  memory: () => runMemorySection(quick, command),
+    runFleetSection(quick, command, only ? undefined : (fleet) => runMemorySection(memory, command, fleet)),
+  memory: () => runMemorySection(memory, command),
   http: () =>
     runHttpSection(quick, command, {
       cases: values.case?.split(','),
