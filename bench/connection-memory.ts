@@ -35,6 +35,8 @@ async function onOneConnection(
     loadConfig({
       NODE_ENV: 'production',
       LOG_LEVEL: 'silent',
+      // Set-up, not latency: a new connection may take seconds on a loaded machine.
+      DATABASE_POOL_WAIT_MS: '60000',
       DATABASE_STATEMENTS_PER_CONNECTION: String(statements),
       DATABASE_TENANTS_PER_CONNECTION: String(tenantsPerConnection),
     }),

@@ -36,10 +36,13 @@ interface ActiveTenant {
 }
 
 async function withCore<T>(databaseUrl: string, work: (core: Core) => Promise<T>): Promise<T> {
-  const core = await openCore(loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent' }), {
-    defaultDatabaseUrl: databaseUrl,
-    poolSize: 16,
-  });
+  const core = await openCore(
+    loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', DATABASE_POOL_WAIT_MS: '60000' }),
+    {
+      defaultDatabaseUrl: databaseUrl,
+      poolSize: 16,
+    },
+  );
   try {
     return await work(core);
   } finally {
