@@ -22,11 +22,28 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     tenants: { type: 'string' },
     noop: { type: 'string' },
+    active: { type: 'string' },
+    shapes: { type: 'string' },
   },
   strict: true,
 });
 const quick = values.quick ?? false;
-const flags = [quick ? '--quick' : '', values.only ? `--only ${values.only}` : ''].filter(Boolean).join(' ');
+// --only memory: `--tenants 10000 --active 1000,5000 --shapes 4200` (the defaults) say what is measured.
+const memory = {
+  quick,
+  tenants: values.tenants ? Number(values.tenants) : undefined,
+  active: values.active?.split(',').map(Number),
+  shapes: values.shapes ? Number(values.shapes) : undefined,
+};
+const flags = [
+  quick ? '--quick' : '',
+  values.only ? `--only ${values.only}` : '',
+  values.tenants ? `--tenants ${values.tenants}` : '',
+  values.active ? `--active ${values.active}` : '',
+  values.shapes ? `--shapes ${values.shapes}` : '',
+]
+  .filter(Boolean)
+  .join(' ');
 const command = `npm run bench${flags ? ` -- ${flags}` : ''}`;
 const only = values.only;
 if (only && !['fleet', 'http', 'memory', 'scale'].includes(only)) {
@@ -36,8 +53,8 @@ if (only && !['fleet', 'http', 'memory', 'scale'].includes(only)) {
 // A full run measures memory on the fleet section's tenants (10,000 at head) instead of making them twice.
 const sections: Record<string, () => Promise<void>> = {
   fleet: () =>
-    runFleetSection(quick, command, only ? undefined : (fleet) => runMemorySection(quick, command, fleet)),
-  memory: () => runMemorySection(quick, command),
+    runFleetSection(quick, command, only ? undefined : (fleet) => runMemorySection(memory, command, fleet)),
+  memory: () => runMemorySection(memory, command),
   // Fleet size (issue 15): --tenants 1000,10000 --noop 50000 by default; --quick 100,1000 / 5000.
   scale: () =>
     runScaleSection(
@@ -45,7 +62,7 @@ const sections: Record<string, () => Promise<void>> = {
         sizes: (values.tenants ?? (quick ? '100,1000' : '1000,10000')).split(',').map(Number),
         noop: Number(values.noop ?? (quick ? 5000 : 50_000)),
       },
-      `${command}${values.tenants ? ` --tenants ${values.tenants}` : ''}${values.noop ? ` --noop ${values.noop}` : ''}`,
+      `${command}${values.noop ? ` --noop ${values.noop}` : ''}`,
     ),
   http: () =>
     runHttpSection(quick, command, {

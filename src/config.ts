@@ -43,6 +43,14 @@ export interface Config {
   databasePoolWaitMs: number;
   /** Requests that may wait for a connection of one pool; past it, 503 + Retry-After at once. */
   databasePoolQueue: number;
+  /**
+   * Bounds of one pooled connection's PostgreSQL memory (BENCHMARKS.md "PostgreSQL memory"): named
+   * prepared statements kept on it (least recently used deallocated past it; 0: none), and its lifetime
+   * in seconds and in tenant schemas served (0: unbounded) — replacing the backend frees its catalog caches.
+   */
+  databaseStatementsPerConnection: number;
+  databaseConnectionLifetimeS: number;
+  databaseTenantsPerConnection: number;
   /** Folder for local state (embedded PostgreSQL data, mail outbox). */
   dataDir: string;
   /**
@@ -169,6 +177,9 @@ export function loadConfig(env: Env): Config {
   // queueing without bound (issue 14: p99 2.2 s and 649 MB at `ab -c 5000` before).
   const databasePoolWaitMs = integer('DATABASE_POOL_WAIT_MS', 500, 10, 60_000);
   const databasePoolQueue = integer('DATABASE_POOL_QUEUE', 50, 0, 100_000);
+  const databaseStatementsPerConnection = integer('DATABASE_STATEMENTS_PER_CONNECTION', 100, 0, 10_000);
+  const databaseConnectionLifetimeS = integer('DATABASE_CONNECTION_LIFETIME_S', 600, 0, 86_400);
+  const databaseTenantsPerConnection = integer('DATABASE_TENANTS_PER_CONNECTION', 30, 0, 100_000);
   const dataDir = value('DATA_DIR') ?? '.data';
   const tenantBaseDomain = baseDomain(value('TENANT_BASE_DOMAIN'), problems);
   const trustProxy = parseTrustProxy(value('TRUST_PROXY'), problems);
@@ -200,6 +211,9 @@ export function loadConfig(env: Env): Config {
     databasePoolSize,
     databasePoolWaitMs,
     databasePoolQueue,
+    databaseStatementsPerConnection,
+    databaseConnectionLifetimeS,
+    databaseTenantsPerConnection,
     dataDir,
     tenantBaseDomain,
     trustProxy,

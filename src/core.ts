@@ -43,7 +43,14 @@ export interface CoreOptions {
 export async function openCore(config: Config, options: CoreOptions): Promise<Core> {
   const hosts = new DatabaseHosts(
     { [DEFAULT_HOST]: options.defaultDatabaseUrl, ...config.tenantDatabaseUrls },
-    { max: options.poolSize ?? 10, waitMs: config.databasePoolWaitMs, maxWaiting: config.databasePoolQueue },
+    {
+      max: options.poolSize ?? 10,
+      waitMs: config.databasePoolWaitMs,
+      maxWaiting: config.databasePoolQueue,
+      statementsPerConnection: config.databaseStatementsPerConnection,
+      maxLifetimeSeconds: config.databaseConnectionLifetimeS,
+      tenantsPerConnection: config.databaseTenantsPerConnection,
+    },
   );
   const [publicSet, tenantSet, hostSet] = await Promise.all([
     loadMigrationSet('public', options.migrationFolders?.public),

@@ -57,7 +57,6 @@ const USER_COLUMNS = [
  * through this one.
  */
 const PRINCIPAL_BY_TOKEN = new SchemaStatement(
-  'auth.principal',
   (t) => `SELECT s.id AS session_id, s.expires_at, s.last_seen_at,
   u.id AS user_id, u.uuid, u.email, u.first_name, u.last_name, u.tz, u.lang,
   r.id AS role_id, r.uuid AS role_uuid, r.name AS role_name, r.title AS role_title,

@@ -35,6 +35,6 @@ export async function openTenant(
     id: tenant.tenantId,
     host: tenant.host,
     schema: tenant.schema,
-    db: app.core.hosts.db(tenant.host).withSchema(tenant.schema),
+    db: app.core.hosts.schemaDb(tenant.host, tenant.schema),
   };
 }

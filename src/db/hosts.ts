@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { POOL_SATURATED } from './sqlstate.ts';
+import { isStalePlan, POOL_SATURATED } from './sqlstate.ts';
 
 export const DEFAULT_HOST = 'default';
 
@@ -19,6 +19,15 @@ export interface HostPoolOptions {
   maxWaiting?: number;
   /** Name shown in pg_stat_activity.application_name. */
   applicationName?: string;
+  /** Named prepared statements kept per connection (`runNamed`); default DEFAULT_STATEMENTS_PER_CONNECTION. */
+  statementsPerConnection?: number;
+  /** A connection is replaced after this many seconds (0: never); default 600. */
+  maxLifetimeSeconds?: number;
+  /**
+   * A connection is replaced once it has served this many tenant schemas (0: never); default
+   * DEFAULT_TENANTS_PER_CONNECTION. Counted on every checkout made for a schema (`schemaDb`).
+   */
+  tenantsPerConnection?: number;
 }
 
 export class UnknownHostError extends Error {
@@ -36,6 +45,8 @@ export interface SchemaBinding {
   host: string;
   schema: string;
   pool: pg.Pool;
+  /** A connection of `pool` checked out for `schema` (`checkoutFor`): use this, not `pool.connect()`. */
+  connect: () => Promise<pg.PoolClient>;
 }
 
 const bindings = new WeakMap<AnyDb, SchemaBinding>();
@@ -50,9 +61,6 @@ export function schemaBinding(db: AnyDb): SchemaBinding | undefined {
 
 /** Schema-bound Kysely instances kept per process (oldest dropped first; one is a few hundred bytes). */
 const MAX_SCHEMA_DBS = 20_000;
-
-/** Connections are replaced after this long, which also drops their prepared statements (both ends). */
-const CONNECTION_LIFETIME_S = 600;
 
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -69,72 +77,172 @@ export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, limit: number
 }
 
 /**
- * `<prefix>.<hash of the text>`: statements of different texts (schemas, shapes) never share a name on a
- * connection, and the name stays under PostgreSQL's 63 bytes.
+ * Named prepared statements kept per connection when the pool's options say nothing. Each costs its
+ * backend its parse tree and plans — 20–170 kB for our hot statements, and one per tenant schema and
+ * query shape — so an unbounded set grew one backend from 5 to 697 MB (issue 15). Past the limit the
+ * least recently used one is deallocated (BENCHMARKS.md "PostgreSQL memory" measures the choice).
  */
-function statementName(prefix: string, text: string): string {
-  return `${prefix}.${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;
+export const DEFAULT_STATEMENTS_PER_CONNECTION = 100;
+
+/**
+ * Tenant schemas a connection serves before it is replaced. PostgreSQL keeps the catalog caches
+ * (relcache, catcache) of every relation a backend touched until it exits — ~1 MB per tenant for the hot
+ * reads alone (BENCHMARKS.md "PostgreSQL memory") — so a backend that served every tenant holds all of
+ * them. Replacing it after N tenants bounds that, and costs nothing while a connection's tenants are few.
+ */
+export const DEFAULT_TENANTS_PER_CONNECTION = 30;
+
+/** The statement and tenant limits of each client, set when its pool opens it (`DatabaseHosts.pool`). */
+const statementLimits = new WeakMap<pg.ClientBase, number>();
+const tenantLimits = new WeakMap<pg.ClientBase, number>();
+
+/** The tenant schemas each client has served. */
+const servedSchemas = new WeakMap<pg.ClientBase, Set<string>>();
+
+/**
+ * A connection of `pool` for work in `schema`. A connection that has now served its limit of tenant
+ * schemas is destroyed instead of going back to the pool when released (pg-pool's `release(true)`), so
+ * its backend exits and frees its caches; the pool opens a new one when needed.
+ */
+export async function checkoutFor(pool: pg.Pool, schema: string): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  const limit = tenantLimits.get(client) ?? 0;
+  if (limit === 0) return client;
+  let served = servedSchemas.get(client);
+  if (!served) {
+    served = new Set();
+    servedSchemas.set(client, served);
+  }
+  served.add(schema);
+  if (served.size >= limit) {
+    const release = client.release;
+    client.release = (error?: Error | boolean) => release(error ?? true);
+  }
+  return client;
+}
+
+/** The named statements prepared on each client, least recently used first. */
+const heldStatements = new WeakMap<pg.ClientBase, Set<string>>();
+
+/** node-postgres' own record of the statements parsed on a connection (it skips Parse for those). */
+function parsedStatements(client: pg.ClientBase): Record<string, string> {
+  return (client as unknown as { connection: { parsedStatements: Record<string, string> } }).connection
+    .parsedStatements;
+}
+
+/** Deallocates one named statement on the server and in node-postgres' record of the connection. */
+async function forget(client: pg.ClientBase, held: Set<string>, name: string): Promise<void> {
+  held.delete(name);
+  if (parsedStatements(client)[name] === undefined) return;
+  delete parsedStatements(client)[name];
+  await client.query(`DEALLOCATE ${quoteIdent(name)}`);
 }
 
 /**
- * One hot-path statement of the tenant schemas, run as a NAMED prepared statement: PostgreSQL parses and
- * plans it once per connection and schema instead of on every call (measured in BENCHMARKS.md: the auth
- * and user-page queries cost PostgreSQL most of its per-request CPU when planned each time), and no query
- * builder runs per request. The text comes from a fixed template with the schema quoted in; values are
- * always bound parameters. Statement names are `<key>.<hash of the text>`, so a schema's statements never
- * clash with another schema's on a shared connection, and stay under PostgreSQL's 63-byte names.
+ * THE way a hot statement runs (`SchemaStatement`, `runPrepared`): as a NAMED prepared statement, so
+ * PostgreSQL parses and plans it once per connection instead of on every call (BENCHMARKS.md: planning
+ * was most of PostgreSQL's CPU per request on the hot routes). The name is a hash of the text, which
+ * carries the schema, so two schemas or two query shapes never share one.
+ *
+ * At most the pool's `statementsPerConnection` stay prepared on a connection; preparing one more first
+ * deallocates the least recently used, so a backend's memory is bounded whatever the traffic. A statement
+ * whose plan a migration made stale is deallocated and run again once — outside a transaction; inside one
+ * (`onClientInTransaction`) the transaction has failed, and the connection is dropped and the whole
+ * transaction retried instead.
+ */
+export async function runNamed<Row>(
+  client: pg.ClientBase,
+  text: string,
+  values: readonly unknown[],
+  inTransaction = false,
+): Promise<Row[]> {
+  const limit = statementLimits.get(client) ?? DEFAULT_STATEMENTS_PER_CONNECTION;
+  // 0: no named statements at all (each call parsed and planned: the memory floor, for comparison).
+  if (limit === 0) return (await client.query({ text, values: values as unknown[] })).rows as Row[];
+  const name = preparedName(text);
+  let held = heldStatements.get(client);
+  if (!held) {
+    held = new Set();
+    heldStatements.set(client, held);
+  }
+  if (held.delete(name)) held.add(name);
+  else {
+    for (const oldest of held) {
+      if (held.size < limit) break;
+      await forget(client, held, oldest);
+    }
+    held.add(name);
+  }
+  const config = { name, text, values: values as unknown[] };
+  try {
+    return (await client.query(config)).rows as Row[];
+  } catch (error) {
+    // A failed Parse left nothing on the server; a failed Bind or Execute left the statement prepared.
+    if (parsedStatements(client)[name] === undefined) held.delete(name);
+    if (inTransaction || !isStalePlan(error)) throw error;
+    await forget(client, held, name);
+    held.add(name);
+    return (await client.query(config)).rows as Row[];
+  }
+}
+
+/** `runNamed` on a connection checked out for this one statement. */
+async function bindingRows<Row>(
+  binding: SchemaBinding,
+  text: string,
+  values: readonly unknown[],
+): Promise<Row[]> {
+  const client = await binding.connect();
+  let failure: Error | undefined;
+  try {
+    return await runNamed<Row>(client, text, values);
+  } catch (error) {
+    // A connection that failed while deallocating (or lost its socket) is not reused.
+    if (!(client as unknown as { _queryable?: boolean })._queryable) failure = error as Error;
+    throw error;
+  } finally {
+    client.release(failure);
+  }
+}
+
+/**
+ * A hot statement of the tenant schemas with a fixed text (no shapes): `build(t)` returns the SQL with
+ * `t('users')` standing for the schema-qualified, quoted table; values are always bound parameters. Runs
+ * through `runNamed`, like `runPrepared`.
  */
 export class SchemaStatement {
-  private readonly prepared = new Map<string, pg.QueryConfig>();
+  private readonly texts = new Map<string, string>();
 
-  /** `build(t)` returns the SQL; `t('users')` is the schema-qualified, quoted table name. */
-  constructor(
-    private readonly key: string,
-    private readonly build: (table: (name: string) => string) => string,
-  ) {}
+  constructor(private readonly build: (table: (name: string) => string) => string) {}
 
   /** The statement's text for one schema (tests and EXPLAIN). */
   text(schema: string): string {
-    return this.build((name) => `${quoteIdent(schema)}.${quoteIdent(name)}`);
-  }
-
-  private config(schema: string): pg.QueryConfig {
-    let config = this.prepared.get(schema);
-    if (!config) {
-      const text = this.text(schema);
-      config = setBounded(
-        this.prepared,
+    return (
+      this.texts.get(schema) ??
+      setBounded(
+        this.texts,
         schema,
-        { name: statementName(this.key, text), text },
+        this.build((name) => `${quoteIdent(schema)}.${quoteIdent(name)}`),
         MAX_SCHEMA_DBS,
-      );
-    }
-    return config;
+      )
+    );
   }
 
   /** The rows, typed by the caller after the statement's column list (as Kysely's `sql<Row>` does). */
-  async rows<Row>(binding: SchemaBinding, values: unknown[]): Promise<Row[]> {
-    const result = await binding.pool.query({ ...this.config(binding.schema), values });
-    return result.rows;
+  rows<Row>(binding: SchemaBinding, values: unknown[]): Promise<Row[]> {
+    return bindingRows<Row>(binding, this.text(binding.schema), values);
   }
 
-  /** The rows, prepared on one checked-out client (inside a transaction it runs, src/db/transaction.ts). */
-  async rowsOn<Row extends pg.QueryResultRow>(
-    client: pg.PoolClient,
-    schema: string,
-    values: unknown[],
-  ): Promise<Row[]> {
-    const result = await client.query<Row>({ ...this.config(schema), values });
-    return result.rows;
+  /** The rows, on one checked-out client inside a transaction (src/db/transaction.ts). */
+  rowsOn<Row>(client: pg.PoolClient, schema: string, values: unknown[]): Promise<Row[]> {
+    return runNamed<Row>(client, this.text(schema), values, true);
   }
 
   /**
    * The rows, prepared when `db` is a schema-bound Kysely (`schemaDb`); on any other Kysely (a
    * transaction) the same text runs as an ordinary query on that connection.
    */
-  async run<Row>(db: AnyDb, schema: string, values: unknown[]): Promise<Row[]> {
-    const binding = schemaBinding(db);
-    if (binding) return this.rows<Row>(binding, values);
+  run<Row>(db: AnyDb, schema: string, values: unknown[]): Promise<Row[]> {
     return runPrepared<Row>(db, { sql: this.text(schema), parameters: values });
   }
 }
@@ -148,24 +256,28 @@ export const ISO_TIMESTAMP_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 export const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', ${ISO_TIMESTAMP_FORMAT})`;
 
 /**
- * Statement names of `runPrepared` by query text, so a hot text is hashed once. Bounded (a name is
- * recomputed when dropped): the keys are whole statement texts of a few kB each.
+ * Statement names by query text, so a hot text is hashed once. Bounded (a name is recomputed when
+ * dropped): the keys are whole statement texts of a few kB each.
  */
 const preparedNames = new Map<string, string>();
 const MAX_PREPARED_NAMES = 5_000;
 
+/** `q.<hash of the text>`: unique per text and under PostgreSQL's 63-byte names. */
 function preparedName(text: string): string {
   return (
-    preparedNames.get(text) ?? setBounded(preparedNames, text, statementName('q', text), MAX_PREPARED_NAMES)
+    preparedNames.get(text) ??
+    setBounded(
+      preparedNames,
+      text,
+      `q.${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`,
+      MAX_PREPARED_NAMES,
+    )
   );
 }
 
 /**
- * Runs SQL compiled for a schema-bound db (`schemaDb`) as a NAMED prepared statement, for hot paths whose
- * SQL varies with the request (filters, sort) so a fixed `SchemaStatement` cannot hold it: PostgreSQL plans
- * each distinct text once per connection instead of on every call (the task page cost PostgreSQL ~2.5 ms of
- * CPU per request, mostly planning). The name is a hash of the text, which carries the schema, so two
- * schemas or two filter shapes never share one. On any other Kysely (a transaction, a test's logging
+ * Runs SQL compiled for a schema-bound db (`schemaDb`) through `runNamed`, for hot paths whose SQL varies
+ * with the request (filters, sort; `QueryTemplate`). On any other Kysely (a transaction, a test's logging
  * instance) the query runs as usual.
  */
 export async function runPrepared<Row>(
@@ -174,12 +286,7 @@ export async function runPrepared<Row>(
 ): Promise<Row[]> {
   const binding = schemaBinding(db);
   if (!binding) return (await db.executeQuery<Row>(CompiledQuery.raw(query.sql, [...query.parameters]))).rows;
-  const result = await binding.pool.query({
-    name: preparedName(query.sql),
-    text: query.sql,
-    values: query.parameters as unknown[],
-  });
-  return result.rows as Row[];
+  return bindingRows<Row>(binding, query.sql, query.parameters);
 }
 
 /** Refused checkout: `maxWaiting` requests already wait for a connection of this pool. */
@@ -271,9 +378,9 @@ export class DatabaseHosts {
           application_name: this.options.applicationName ?? 'tenantry',
           connectionTimeoutMillis: this.options.waitMs ?? 5_000,
           idleTimeoutMillis: 30_000,
-          // Bounds what a long-lived connection accumulates: SchemaStatements prepared for every tenant it
-          // served (memory in the server process and in its PostgreSQL backend).
-          maxLifetimeSeconds: CONNECTION_LIFETIME_S,
+          // Bound what a long-lived backend accumulates beside its prepared statements: the catalog caches
+          // (relcache, catcache) of every relation of every tenant it served (BENCHMARKS.md).
+          maxLifetimeSeconds: this.options.maxLifetimeSeconds ?? 600,
         },
         this.options.maxWaiting ?? Number.POSITIVE_INFINITY,
       );
@@ -285,7 +392,13 @@ export class DatabaseHosts {
       // query to a Unix socket whose server went away: an uncaught exception, seen in
       // test/faults/connection-loss.test.ts). The query itself is rejected, the client is no longer
       // queryable and the pool drops it on release; this listener only keeps the process alive.
-      pool.on('connect', (client) => client.on('error', () => {}));
+      const statements = this.options.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION;
+      const tenants = this.options.tenantsPerConnection ?? DEFAULT_TENANTS_PER_CONNECTION;
+      pool.on('connect', (client) => {
+        client.on('error', () => {});
+        statementLimits.set(client, statements);
+        tenantLimits.set(client, tenants);
+      });
       this.pools.set(host, pool);
     }
     return pool;
@@ -308,8 +421,14 @@ export class DatabaseHosts {
     const key = `${host}/${schema}`;
     let db = this.schemaDbs.get(key);
     if (!db) {
-      db = this.db(host).withSchema(schema);
-      bindings.set(db, { host, schema, pool: this.pool(host) });
+      const pool = this.pool(host);
+      const connect = () => checkoutFor(pool, schema);
+      // Its own dialect over the host's pool, so that every checkout of this schema's work (queries,
+      // transactions) counts toward the connection's tenants (`checkoutFor`); `end` is the host's.
+      db = new Kysely({
+        dialect: new PostgresDialect({ pool: { connect, end: async () => {} } }),
+      }).withSchema(schema);
+      bindings.set(db, { host, schema, pool, connect });
       setBounded(this.schemaDbs, key, db, MAX_SCHEMA_DBS);
     }
     return db;

@@ -23,6 +23,7 @@ export const SQLSTATE = {
   CANNOT_CONNECT_NOW: '57P03', // cannot_connect_now (server starting) → 503
   TOO_MANY_CONNECTIONS: '53300', // too_many_connections → 503
   INVALID_PASSWORD: '28P01', // invalid_password
+  FEATURE_NOT_SUPPORTED: '0A000', // feature_not_supported (a stale prepared plan: isStalePlan)
 } as const;
 
 /** Codes after which the same transaction may succeed when run again (src/db/transaction.ts). */
@@ -34,6 +35,17 @@ export const RETRY_CODES: ReadonlySet<string> = new Set([
 export function isRetryable(error: unknown): boolean {
   const code = sqlState(error);
   return code !== undefined && RETRY_CODES.has(code);
+}
+
+/**
+ * A named statement's plan made before a migration changed what it returns (a column's type): the
+ * statement must be prepared again (SQLSTATE 0A000, feature_not_supported, with this message).
+ */
+export function isStalePlan(error: unknown): boolean {
+  return (
+    sqlState(error) === SQLSTATE.FEATURE_NOT_SUPPORTED &&
+    String((error as { message?: unknown }).message).includes('cached plan must not change result type')
+  );
 }
 
 /** Codes that mean "the database is busy or away; try again shortly". */

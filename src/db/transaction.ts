@@ -11,7 +11,7 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import type pg from 'pg';
-import { isRetryable, SQLSTATE } from './sqlstate.ts';
+import { isRetryable, isStalePlan, SQLSTATE } from './sqlstate.ts';
 
 /**
  * Thrown by a transaction's work when what it read before taking its locks changed in the meantime
@@ -36,7 +36,7 @@ async function retryOnce<T>(attempt: () => Promise<T>): Promise<T> {
       return await attempt();
     } catch (error) {
       const limit = error instanceof RetryableConflict ? CONFLICT_ATTEMPTS : 2;
-      if (!isRetryable(error) || tries >= limit) throw error;
+      if (!(isRetryable(error) || isStalePlan(error)) || tries >= limit) throw error;
     }
   }
 }
@@ -49,29 +49,32 @@ export function inTransaction<DB, T>(db: Kysely<DB>, work: (trx: Transaction<DB>
 /**
  * A transaction on one pooled client, for hot paths that send named prepared statements (which Kysely's
  * transactions cannot): `begin` is sent with BEGIN as one simple query (one round trip), then `work`,
- * then COMMIT. Retried once like `inTransaction`.
+ * then COMMIT. Retried once like `inTransaction`, and once after a prepared plan a migration made stale
+ * (`isStalePlan`): that connection is dropped with its statements, so the retry prepares them afresh.
  */
 export function onClientInTransaction<T>(
-  pool: pg.Pool,
+  connect: () => Promise<pg.PoolClient>,
   begin: string,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   return retryOnce(async () => {
-    const client = await pool.connect();
+    const client = await connect();
     let broken: unknown;
+    let staleConnection: Error | undefined;
     try {
       await client.query(`BEGIN; ${begin}`);
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
+      if (isStalePlan(error)) staleConnection = error as Error;
       await client.query('ROLLBACK').catch((rollbackError: unknown) => {
         broken = rollbackError;
       });
       throw error;
     } finally {
       // A client whose ROLLBACK failed is in an unknown state: the pool drops it instead of reusing it.
-      client.release(broken instanceof Error ? broken : undefined);
+      client.release(broken instanceof Error ? broken : staleConnection);
     }
   });
 }

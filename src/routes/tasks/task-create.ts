@@ -47,7 +47,6 @@ export interface CreateResult {
  */
 function createStatement(inbox: boolean): SchemaStatement {
   return new SchemaStatement(
-    inbox ? 'task_create_inbox' : 'task_create',
     (t) => `
 WITH ${inbox ? '' : `l AS (SELECT id FROM ${t('lists')} WHERE uuid = $1::uuid AND archived_at IS NULL),`}
 u AS (
@@ -118,7 +117,7 @@ export async function createTask(db: TodoDb, schema: string, task: NewTask): Pro
   const lock = positionLocksSql(schema, [task.listUuid]);
   const binding = schemaBinding(db);
   const [row] = binding
-    ? await onClientInTransaction(binding.pool, lock, (client) =>
+    ? await onClientInTransaction(binding.connect, lock, (client) =>
         statement.rowsOn<CreatedRow>(client, schema, values),
       )
     : await inTransaction(db, async (trx) => {

@@ -46,7 +46,6 @@ function pageStatement(sort: UserSort, order: SortOrder, searched: boolean): Sch
     }`;
     const at = searched ? 2 : 1;
     statement = new SchemaStatement(
-      key,
       // json_agg reads the sorted subquery directly, which keeps its order (as in task-reads.ts).
       (t) => `SELECT (SELECT count(*) FROM ${t('users')} u WHERE ${where}) AS total,
   coalesce(json_agg(b), '[]')::text AS items
