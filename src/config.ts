@@ -72,7 +72,7 @@ export interface Config {
   principalCacheMax: number;
   /** Longest life (ms) of a cached principal; changes reach every process at once through NOTIFY anyway. */
   principalCacheTtlMs: number;
-  /** Warm tenant schemas kept ready per host (src/tenancy/schema-pool.ts); 0 disables the pool. */
+  /** Warm tenant schemas kept ready on the default host (src/tenancy/schema-pool.ts); 0 disables it. */
   schemaPoolSize: number;
 }
 

@@ -9,6 +9,7 @@ import { MigrationRunner, type RunnerOptions } from './migrations/runner.ts';
 import { TenantDomains } from './tenancy/domains.ts';
 import { HostMigrations, TenantMigrationRunner } from './tenancy/host-migrations.ts';
 import { TenantRegistry } from './tenancy/registry.ts';
+import { SchemaPool } from './tenancy/schema-pool.ts';
 import { TenantService } from './tenancy/tenant-service.ts';
 
 export interface Core {
@@ -20,6 +21,8 @@ export interface Core {
   hostMigrations: HostMigrations;
   registry: TenantRegistry;
   tenants: TenantService;
+  /** Warm tenant schemas on the default host (SCHEMA_POOL_SIZE). */
+  schemaPool: SchemaPool;
   /** Tenant domains for routing by Host (issue 21). */
   domains: TenantDomains;
   /**
@@ -53,7 +56,8 @@ export async function openCore(config: Config, options: CoreOptions): Promise<Co
   const hostMigrations = new HostMigrations(hosts, new MigrationRunner(hostSet, options.runner));
   const tenantRunner = new TenantMigrationRunner(tenantSet, options.runner, hostMigrations);
   const registry = new TenantRegistry(hosts.db(DEFAULT_HOST));
-  const tenants = new TenantService(hosts, registry, tenantRunner);
+  const schemaPool = new SchemaPool(hosts, tenantRunner, config.schemaPoolSize);
+  const tenants = new TenantService(hosts, registry, tenantRunner, schemaPool);
   return {
     config,
     hosts,
@@ -62,6 +66,7 @@ export async function openCore(config: Config, options: CoreOptions): Promise<Co
     hostMigrations,
     registry,
     tenants,
+    schemaPool,
     domains: new TenantDomains(hosts.db(DEFAULT_HOST), config.tenantBaseDomain),
     async migratePublic() {
       await hostMigrations.ensureAll();

@@ -128,7 +128,8 @@ export class PrincipalCache {
     let drop: (entry: Entry) => boolean;
     if (key.startsWith(PRINCIPAL_NOTIFY_PREFIX)) {
       const [schema, userId] = key.slice(PRINCIPAL_NOTIFY_PREFIX.length).split(':');
-      drop = (entry) => entry.schema === schema && (userId === undefined || entry.principal.user.id === userId);
+      drop = (entry) =>
+        entry.schema === schema && (userId === undefined || entry.principal.user.id === userId);
     } else {
       drop = (entry) => entry.tenantId === key || entry.schema === key;
     }

@@ -15,10 +15,11 @@ import pg from 'pg';
 import type pino from 'pino';
 import { DEFAULT_HOST } from '../db/hosts.ts';
 import { createMailer } from '../mail/mailer.ts';
+import { SCHEMA_POOL_REFILL_TASK } from '../tenancy/schema-pool.ts';
 import { PRUNE_AUTH_TASK, pruneAuthTokens } from './cleanup.ts';
 import { FLEET_TASK, runFleetJob } from './fleet-jobs.ts';
 import { isMailMessage, MAIL_TASK, MailQueue } from './mail-jobs.ts';
-import { type CronTask, JobRunner } from './queue.ts';
+import { type CronTask, enqueue, JobRunner } from './queue.ts';
 
 export interface Jobs {
   mail: MailQueue;
@@ -35,7 +36,11 @@ declare module 'fastify' {
 }
 
 /** Cron schedules (UTC). Each tick is one job for the whole fleet of processes. */
-export const SCHEDULES: CronTask[] = [{ task: PRUNE_AUTH_TASK, pattern: '17 * * * *' }];
+export const SCHEDULES: CronTask[] = [
+  { task: PRUNE_AUTH_TASK, pattern: '17 * * * *' },
+  // Besides the refill each claim enqueues: fills the pool after a start or a deploy (new revision).
+  { task: SCHEMA_POOL_REFILL_TASK, pattern: '*/5 * * * *' },
+];
 
 export const jobsPlugin = fp(
   async (app: FastifyInstance) => {
@@ -65,6 +70,10 @@ export const jobsPlugin = fp(
       [PRUNE_AUTH_TASK]: async () => {
         const pruned = await pruneAuthTokens(core);
         log.info(pruned, 'pruned expired sessions and one-time tokens');
+      },
+      [SCHEMA_POOL_REFILL_TASK]: async () => {
+        const refilled = await core.schemaPool.refill();
+        if (refilled.created + refilled.upgraded > 0) log.info(refilled, 'schema pool refilled');
       },
       ...jobs.extraTasks,
     });
@@ -100,6 +109,9 @@ export const jobsPlugin = fp(
       );
       await runner.start(tasks(), SCHEDULES);
       jobs.runner = runner;
+      // Fill the warm pool now rather than at the next cron tick (one refill queued, whatever the workers).
+      if (core.schemaPool.size > 0)
+        await enqueue(db, SCHEMA_POOL_REFILL_TASK, {}, { jobKey: SCHEMA_POOL_REFILL_TASK });
     };
     // A database that is down when the server starts must not stop it from serving (its routes answer
     // 503 meanwhile): the runner starts once the database answers, trying again every 5 s.

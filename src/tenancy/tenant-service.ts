@@ -14,6 +14,7 @@ import { SQLSTATE, sqlState } from '../db/sqlstate.ts';
 import type { MigrationRunner, RunResult } from '../migrations/runner.ts';
 import { insertTenantDomains } from './domains.ts';
 import type { TenantRegistry, TenantRow } from './registry.ts';
+import type { SchemaPool } from './schema-pool.ts';
 import { assertTenantId, deriveTenantId } from './tenant-id.ts';
 
 export class TenantExistsError extends Error {
@@ -47,6 +48,8 @@ export class TenantService {
     private readonly hosts: DatabaseHosts,
     private readonly registry: TenantRegistry,
     private readonly runner: MigrationRunner,
+    /** Warm schemas claimed by creations on the default host (src/tenancy/schema-pool.ts). */
+    private readonly pool?: SchemaPool,
   ) {}
 
   async create(
@@ -59,6 +62,38 @@ export class TenantService {
     if (!this.hosts.has(host)) throw new UnknownHostError(host);
     const name = input.name.trim();
     const target = { host, db: this.hosts.db(host), schema: tenantId };
+
+    if (host === DEFAULT_HOST && this.pool && this.pool.size > 0) {
+      const started = performance.now();
+      const claimed = await this.translateConflicts(tenantId, () =>
+        this.hosts
+          .db(DEFAULT_HOST)
+          .transaction()
+          .execute(async (trx) => {
+            if (!(await this.pool?.claim(trx, tenantId))) return false;
+            await this.registry.insert(
+              { tenant_id: tenantId, name, host, status: 'active', revision: this.runner.set.head },
+              trx,
+            );
+            await insertTenantDomains(trx, tenantId, input.domains ?? []);
+            await options.inTransaction?.(trx);
+            return true;
+          }),
+      );
+      if (claimed) {
+        const head = this.runner.set.head;
+        const migration: RunResult = {
+          schema: tenantId,
+          from: head,
+          to: head,
+          dryRun: false,
+          steps: [],
+          durationMs: Math.round(performance.now() - started),
+        };
+        return { tenant: (await this.registry.find(tenantId))!, migration };
+      }
+      // The pool is empty (or behind head): build the schema as below.
+    }
 
     if (host === DEFAULT_HOST) {
       const migration = await this.translateConflicts(tenantId, () =>
