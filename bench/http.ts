@@ -8,7 +8,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import pgDriver from 'pg';
+import { buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { openCore } from '../src/core.ts';
 import { type AbOptions, type AbResult, ab, abCommand, ensureAb } from './ab.ts';
+import { type CapturedStatement, pgbenchScript, routeStatements, runPgbench } from './ceiling.ts';
 import { postmasterPid, treeCpuMs } from './cpu-usage.ts';
 import {
   benchPostgres,
@@ -236,6 +240,85 @@ async function settle(databaseUrl: string): Promise<void> {
   }
 }
 
+/**
+ * The statements one warm `GET /users/` of `company` sends, captured from an in-process app on the same
+ * database (job runner off, so nothing else of that process talks to the database meanwhile).
+ */
+async function usersPageStatements(
+  databaseUrl: string,
+  dataDir: string,
+  company: SeededCompany,
+): Promise<CapturedStatement[]> {
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    DATA_DIR: dataDir,
+    JOBS_CONCURRENCY: '0',
+    MIGRATE_TENANTS_ON_START: 'off',
+    LOG_LEVEL: 'silent',
+    CC_ADMIN_TOKEN: ADMIN_TOKEN,
+  });
+  const core = await openCore(config, { defaultDatabaseUrl: databaseUrl, poolSize: 2 });
+  const app = await buildApp(core, { logger: false });
+  try {
+    await app.ready();
+    return await routeStatements(app, {
+      method: 'GET',
+      url: '/users/',
+      headers: { tenant: company.tenant, authorization: `Bearer ${company.token}` },
+    });
+  } finally {
+    await app.close();
+    await core.close();
+  }
+}
+
+/**
+ * pgbench on the same database with the statements of `GET /users/` (2 users): the ceiling, and each
+ * WEB_CONCURRENCY's median req/s as a percentage of it.
+ */
+async function usersCeiling(
+  databaseUrl: string,
+  dataDir: string,
+  small: SeededCompany,
+  usersRps: Map<string, number[]>,
+  runs: number,
+): Promise<{ rows: Measurement[]; notes: string[] }> {
+  const statements = await usersPageStatements(databaseUrl, dataDir, small);
+  const script = pgbenchScript(statements);
+  const tps: number[] = [];
+  let command = '';
+  for (let i = 0; i < runs; i++) {
+    const result = await runPgbench(databaseUrl, script, dataDir, { clients: 10, threads: 2, seconds: 5 });
+    tps.push(result.tps);
+    command = result.command;
+  }
+  console.log(`  pgbench, the statements of GET /users/ (2 users): ${tps.map(Math.round).join(', ')} tps`);
+  const ceiling = median(tps);
+  const rows = [
+    summarise(
+      `pgbench ceiling: the ${statements.length} statement(s) of GET /users/ (2 users), 10 clients`,
+      'tps',
+      tps,
+    ),
+  ];
+  for (const [suffix, rps] of usersRps) {
+    rows.push(
+      summarise(
+        `GET /users/ (2 users) as a share of the pgbench ceiling, ${suffix}`,
+        '%',
+        rps.map((value) => (100 * value) / ceiling),
+        { text: '≥ 40 %', ok: (share) => share >= 40 },
+        `req/s of each run ÷ the median pgbench tps (${Math.round(ceiling)})`,
+      ),
+    );
+  }
+  const notes = [
+    `pgbench ceiling: \`${command}\`; the script is the ${statements.length} statement(s) one warm GET /users/ sends, captured from the code path (bench/ceiling.ts, checked by test/bench/ceiling.test.ts), with the same parameters:\n\n\`\`\`sql\n${script.script.trim()}\n\`\`\``,
+  ];
+  return { rows, notes };
+}
+
 export interface HttpBenchOptions {
   quick: boolean;
   /** Only these case keys (users-2, users-50, tasks-list, task-get, task-post); no login. */
@@ -307,6 +390,7 @@ export async function httpBench(
         list: list.filter((c) => c.key.startsWith('users')),
       })),
     ];
+    const usersRps = new Map<string, number[]>();
     for (const [i, setup] of setups.entries()) {
       const { concurrency } = setup;
       if (i > 0 || concurrency !== 1) {
@@ -343,6 +427,11 @@ export async function httpBench(
             `p99 ${p99.median} ms (${p99.min}–${p99.max}); ${failed} failed or non-2xx${size ? `; ${size} B answer` : ''}; CPU per request: server ${Math.round(median(result.serverUs))} µs + PostgreSQL ${Math.round(median(result.postgresUs))} µs`,
           ),
         );
+        if (item.key === 'users-2' && !setup.socket)
+          usersRps.set(
+            suffix,
+            result.runs.map((r) => r.rps),
+          );
         if (item.key === 'users-2')
           rows.push(
             summarise(
@@ -356,6 +445,11 @@ export async function httpBench(
     }
     await server.stop();
     server = undefined;
+    if (usersRps.size > 0) {
+      const ceiling = await usersCeiling(pg.url, dataDir, small, usersRps, runs);
+      rows.push(...ceiling.rows);
+      notes.push(...ceiling.notes);
+    }
     if (options.cases) return { rows, notes };
 
     const login = await measureLogin({

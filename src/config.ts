@@ -79,6 +79,12 @@ export interface Config {
   jobsHeartbeatMs: number;
   /** Attempts of an e-mail before it is left as a failed job (back-off e^attempt seconds). */
   mailMaxAttempts: number;
+  /** Sessions whose principal is kept in memory per process (src/auth/principal-cache.ts); 0 disables. */
+  principalCacheMax: number;
+  /** Longest life (ms) of a cached principal; changes reach every process at once through NOTIFY anyway. */
+  principalCacheTtlMs: number;
+  /** Warm tenant schemas kept ready on the default host (src/tenancy/schema-pool.ts); 0 disables it. */
+  schemaPoolSize: number;
 }
 
 export class ConfigError extends Error {
@@ -190,6 +196,9 @@ export function loadConfig(env: Env): Config {
   const jobsPollIntervalMs = integer('JOBS_POLL_INTERVAL_MS', 2_000, 50, 600_000);
   const jobsHeartbeatMs = integer('JOBS_HEARTBEAT_MS', 5_000, 100, 600_000);
   const mailMaxAttempts = integer('MAIL_MAX_ATTEMPTS', 12, 1, 100);
+  const principalCacheMax = integer('PRINCIPAL_CACHE_MAX', 10_000, 0, 1_000_000);
+  const principalCacheTtlMs = integer('PRINCIPAL_CACHE_TTL_MS', 30_000, 100, 3_600_000);
+  const schemaPoolSize = integer('SCHEMA_POOL_SIZE', 5, 0, 100);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -224,6 +233,9 @@ export function loadConfig(env: Env): Config {
     jobsPollIntervalMs,
     jobsHeartbeatMs,
     mailMaxAttempts,
+    principalCacheMax,
+    principalCacheTtlMs,
+    schemaPoolSize,
   };
 }
 

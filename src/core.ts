@@ -10,6 +10,7 @@ import { TenantDomains } from './tenancy/domains.ts';
 import { HostMigrations, TenantMigrationRunner } from './tenancy/host-migrations.ts';
 import { Placement } from './tenancy/placement.ts';
 import { TenantRegistry } from './tenancy/registry.ts';
+import { SchemaPool } from './tenancy/schema-pool.ts';
 import { TenantService } from './tenancy/tenant-service.ts';
 
 export interface Core {
@@ -21,6 +22,8 @@ export interface Core {
   hostMigrations: HostMigrations;
   registry: TenantRegistry;
   tenants: TenantService;
+  /** Warm tenant schemas on the default host (SCHEMA_POOL_SIZE). */
+  schemaPool: SchemaPool;
   /** Tenant domains for routing by Host (issue 21). */
   domains: TenantDomains;
   /**
@@ -62,7 +65,8 @@ export async function openCore(config: Config, options: CoreOptions): Promise<Co
   const tenantRunner = new TenantMigrationRunner(tenantSet, options.runner, hostMigrations);
   const registry = new TenantRegistry(hosts.db(DEFAULT_HOST));
   const placement = new Placement(config.tenantPlacement, { hosts, hostMigrations });
-  const tenants = new TenantService(hosts, registry, tenantRunner, placement);
+  const schemaPool = new SchemaPool(hosts, tenantRunner, config.schemaPoolSize);
+  const tenants = new TenantService(hosts, registry, tenantRunner, placement, schemaPool);
   return {
     config,
     hosts,
@@ -71,6 +75,7 @@ export async function openCore(config: Config, options: CoreOptions): Promise<Co
     hostMigrations,
     registry,
     tenants,
+    schemaPool,
     domains: new TenantDomains(hosts.db(DEFAULT_HOST), config.tenantBaseDomain),
     async migratePublic() {
       await hostMigrations.ensureAll();

@@ -16,6 +16,7 @@ import { decorateAuth } from './auth-plugin.ts';
 import { BackgroundTasks } from './background.ts';
 import { DirectoryWork } from './directory.ts';
 import { PasswordHasher } from './passwords.ts';
+import { PrincipalCache } from './principal-cache.ts';
 import { type AccountRateLimits, DEFAULT_RATE_LIMITS, RateLimiter } from './rate-limit.ts';
 import { openTenant } from './tenant-lookup.ts';
 
@@ -28,6 +29,8 @@ export interface Accounts {
   /** The budgets in force; mutable so a test can tighten one without rebuilding the app. */
   limits: AccountRateLimits;
   background: BackgroundTasks;
+  /** Principals of sessions in memory, invalidated through NOTIFY (src/auth/principal-cache.ts). */
+  principals: PrincipalCache;
   /** One pass of the scheduled clean-up (expired sign-ups, ended rate-limit windows; cron job). */
   cleanUp: () => Promise<AccountCleanupReport>;
 }
@@ -49,6 +52,12 @@ export const accountsPlugin = fp(
     const limiter = new RateLimiter(publicDb);
     const limits = structuredClone(DEFAULT_RATE_LIMITS);
     const background = new BackgroundTasks(app.log);
+    const principals = new PrincipalCache(
+      app.registryCache,
+      core.hosts,
+      { maxEntries: core.config.principalCacheMax, ttlMs: core.config.principalCacheTtlMs },
+      app.log,
+    );
     const service = new AccountService({
       config: core.config,
       tenants: core.tenants,
@@ -74,12 +83,26 @@ export const accountsPlugin = fp(
         unverifiedSignupHours: core.config.unverifiedSignupHours,
         onTenantDeleted: (tenantId) => app.registryCache.invalidate(tenantId),
       });
-    app.decorate('accounts', { service, hasher, mail, directory, limiter, limits, background, cleanUp });
+    app.decorate('accounts', {
+      service,
+      hasher,
+      mail,
+      directory,
+      limiter,
+      limits,
+      background,
+      principals,
+      cleanUp,
+    });
     decorateAuth(app);
     // The clean-up runs as the job queue's `account-cleanup` cron task: once per schedule across all
     // processes (src/jobs/schedules.ts).
+    app.addHook('onReady', async () => {
+      principals.start();
+    });
     app.addHook('onClose', async () => {
       await background.settle();
+      await principals.close();
     });
   },
   { name: 'tenantry-accounts', fastify: '5.x', dependencies: ['tenantry-tenancy', 'tenantry-jobs'] },

@@ -11,7 +11,8 @@
  *  - refuses at registration a route that declares no access (`config.permission`), so the app does not
  *    even start with an unguarded tenant route;
  *  - records every route in `app.tenantRoutes` (the table-driven permission test walks it);
- *  - per request: bearer token → session in THIS tenant's schema → user, role, permissions (one query),
+ *  - per request: bearer token → session in THIS tenant's schema → user, role, permissions (one query,
+ *    or none when the principal cache holds it: src/auth/principal-cache.ts),
  *    401 when missing/malformed/expired/revoked or issued by another tenant (its hash is simply not in
  *    this schema), 403 when the role lacks the permission.
  *
@@ -31,8 +32,6 @@ import { problems } from '../http/problem.ts';
 import { withTenant } from '../tenancy/tenant-plugin.ts';
 import { isRouteAccess, type Permission, PUBLIC, type RouteAccess } from './permissions.ts';
 import type { Principal, PrincipalRole, PrincipalSession, PrincipalUser } from './principal.ts';
-import { authenticate } from './sessions.ts';
-import { accountDb } from './tables.ts';
 import { bearerToken } from './tokens.ts';
 
 /** One row of the route table: what a tenant route is and what it needs. */
@@ -133,7 +132,7 @@ export const authGuard = fp(
       if (access === PUBLIC) return;
       const token = bearerToken(request.headers.authorization);
       if (!token) throw problems.unauthorized();
-      const principal = await authenticate(accountDb(request.tenant.db), token);
+      const principal = await app.accounts.principals.authenticate(request.tenant, token);
       if (!principal) throw problems.unauthorized('The bearer token is invalid, expired or revoked');
       request[principalSlot] = principal;
       if (access !== undefined && access !== 'authenticated-only' && !principal.permissions.has(access)) {

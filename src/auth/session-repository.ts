@@ -8,9 +8,6 @@ import { isPermission, type Permission } from './permissions.ts';
 import type { Principal, PrincipalRole, PrincipalUser } from './principal.ts';
 import type { AccountDb, AccountTables } from './tables.ts';
 
-/** `last_seen_at` is refreshed at most this often, so a busy client does not write on every request. */
-const TOUCH_AFTER_MS = 5 * 60_000;
-
 /** The role's permission names as one array column (scalar subquery; NULL when the role has none). */
 function permissionNames(eb: ExpressionBuilder<AccountTables & { r: AccountTables['roles'] }, 'r'>) {
   return eb
@@ -160,16 +157,6 @@ export class SessionRepository {
       .where('u.deleted_at', 'is', null)
       .where('u.is_active', '=', true)
       .executeTakeFirst();
-  }
-
-  /** Refreshes last_seen_at when it is older than TOUCH_AFTER_MS (one cheap write per few minutes). */
-  async touch(sessionId: string, lastSeenAt: Date): Promise<void> {
-    if (Date.now() - lastSeenAt.getTime() < TOUCH_AFTER_MS) return;
-    await this.db
-      .updateTable('sessions')
-      .set({ last_seen_at: sql`now()` })
-      .where('id', '=', sessionId)
-      .execute();
   }
 
   async revoke(sessionId: string): Promise<void> {

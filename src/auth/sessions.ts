@@ -3,10 +3,10 @@
  * logs out other devices. A session lasts 1 day, or 30 days with `permanent: true`; it is not extended
  * by use, so a stolen token stops working at a known time.
  */
-import type { Principal, SessionAnswer } from './principal.ts';
+import type { SessionAnswer } from './principal.ts';
 import { SessionRepository, type UserAccess } from './session-repository.ts';
 import type { AccountDb } from './tables.ts';
-import { hashToken, issueSessionToken } from './tokens.ts';
+import { issueSessionToken } from './tokens.ts';
 
 export const SESSION_TTL_SECONDS = { normal: 24 * 3600, permanent: 30 * 24 * 3600 } as const;
 
@@ -54,16 +54,6 @@ export function publicAccess(
   const { id: _userId, ...user } = access.user;
   const { id: _roleId, ...role } = access.role;
   return { tenant_id: tenantId, user, role, permissions: [...access.permissions].sort() };
-}
-
-/** The principal of a bearer token in this tenant's schema, or undefined (→ 401). */
-export async function authenticate(db: AccountDb, token: string): Promise<Principal | undefined> {
-  const repository = new SessionRepository(db);
-  const found = await repository.findByToken(hashToken(token));
-  if (!found) return undefined;
-  const { lastSeenAt, ...principal } = found;
-  await repository.touch(principal.session.id, lastSeenAt);
-  return principal;
 }
 
 /** Logout: this session only. */

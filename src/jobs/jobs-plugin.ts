@@ -16,10 +16,11 @@ import type pino from 'pino';
 import { DEFAULT_HOST } from '../db/hosts.ts';
 import { createMailer } from '../mail/mailer.ts';
 import { reconcile } from '../tenancy/reconciler.ts';
+import { SCHEMA_POOL_REFILL_TASK } from '../tenancy/schema-pool.ts';
 import { PRUNE_AUTH_TASK, pruneAuthTokens } from './cleanup.ts';
 import { FLEET_TASK, runFleetJob } from './fleet-jobs.ts';
 import { isMailMessage, MAIL_TASK, MailQueue, splitMailPayload, tenantCommitted } from './mail-jobs.ts';
-import { JobRunner } from './queue.ts';
+import { enqueue, JobRunner } from './queue.ts';
 import { ACCOUNT_CLEANUP_TASK, cronSchedules, cronTick, RECONCILE_TASK } from './schedules.ts';
 
 export interface Jobs {
@@ -89,6 +90,10 @@ export const jobsPlugin = fp(
           'account clean-up pass',
         );
       },
+      [SCHEMA_POOL_REFILL_TASK]: async () => {
+        const refilled = await core.schemaPool.refill();
+        if (refilled.created + refilled.upgraded > 0) log.info(refilled, 'schema pool refilled');
+      },
       ...jobs.extraTasks,
     });
 
@@ -129,6 +134,9 @@ export const jobsPlugin = fp(
       );
       await runner.start(tasks(), cronSchedules(config));
       jobs.runner = runner;
+      // Fill the warm pool now rather than at the next cron tick (one refill queued, whatever the workers).
+      if (core.schemaPool.size > 0)
+        await enqueue(db, SCHEMA_POOL_REFILL_TASK, {}, { jobKey: SCHEMA_POOL_REFILL_TASK });
     };
     // A database that is down when the server starts must not stop it from serving (its routes answer
     // 503 meanwhile): the runner starts once the database answers, trying again every 5 s.

@@ -10,10 +10,12 @@
  *                         also once per server start (`enqueueStartupReconcile`)
  *  - `account-cleanup`    every 15 minutes: unverified sign-ups past UNVERIFIED_SIGNUP_HOURS and ended
  *                         rate-limit windows (src/auth/account-cleanup.ts)
+ *  - `schema-pool-refill` every 5 minutes: the warm pool of tenant schemas (src/tenancy/schema-pool.ts)
  */
 import type { Config } from '../config.ts';
 import type { Core } from '../core.ts';
 import { DEFAULT_HOST } from '../db/hosts.ts';
+import { SCHEMA_POOL_REFILL_TASK } from '../tenancy/schema-pool.ts';
 import { PRUNE_AUTH_TASK } from './cleanup.ts';
 import { type CronTask, enqueue } from './queue.ts';
 
@@ -43,6 +45,8 @@ export function cronSchedules(config: Pick<Config, 'reconcileIntervalS'>): CronT
     { task: PRUNE_AUTH_TASK, pattern: '17 * * * *' },
     { task: RECONCILE_TASK, pattern: everyPattern(config.reconcileIntervalS) },
     { task: ACCOUNT_CLEANUP_TASK, pattern: ACCOUNT_CLEANUP_PATTERN },
+    // Besides the refill each claim enqueues: fills the pool after a start or a deploy (new revision).
+    { task: SCHEMA_POOL_REFILL_TASK, pattern: '*/5 * * * *' },
   ];
 }
 

@@ -175,6 +175,11 @@ export class RegistryCache {
     this.invalidationListeners.push(listener);
   }
 
+  /** Whether the LISTEN client is connected (so NOTIFYs reach this process right now). */
+  get isListening(): boolean {
+    return this.listening;
+  }
+
   /** Sizes, for tests and metrics. */
   stats(): { positive: number; negative: number; listening: boolean; lookups: number } {
     return {

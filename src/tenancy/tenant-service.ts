@@ -15,6 +15,7 @@ import type { MigrationRunner, RunResult } from '../migrations/runner.ts';
 import { insertTenantDomains } from './domains.ts';
 import type { Placement, PlacementChoice } from './placement.ts';
 import type { TenantRegistry, TenantRow } from './registry.ts';
+import type { SchemaPool } from './schema-pool.ts';
 import { assertTenantId, deriveTenantId } from './tenant-id.ts';
 
 export class TenantExistsError extends Error {
@@ -50,6 +51,8 @@ export class TenantService {
     private readonly registry: TenantRegistry,
     private readonly runner: MigrationRunner,
     private readonly placement?: Placement,
+    /** Warm schemas claimed by creations on the default host (src/tenancy/schema-pool.ts). */
+    private readonly pool?: SchemaPool,
   ) {}
 
   /** Creates a tenant on `input.host`, or where the placement policy puts it (src/tenancy/placement.ts). */
@@ -85,6 +88,39 @@ export class TenantService {
     if (!this.hosts.has(host)) throw new UnknownHostError(host);
     const name = input.name.trim();
     const target = { host, db: this.hosts.db(host), schema: tenantId };
+
+    if (host === DEFAULT_HOST && this.pool && this.pool.size > 0) {
+      const started = performance.now();
+      const claimed = await this.translateConflicts(tenantId, () =>
+        this.hosts
+          .db(DEFAULT_HOST)
+          .transaction()
+          .execute(async (trx) => {
+            if (!(await this.pool?.claim(trx, tenantId))) return false;
+            await this.registry.insert(
+              { tenant_id: tenantId, name, host, status: 'active', revision: this.runner.set.head },
+              trx,
+            );
+            await insertTenantDomains(trx, tenantId, input.domains ?? []);
+            await options.inTransaction?.(trx);
+            return true;
+          }),
+      );
+      if (claimed) {
+        await registered();
+        const head = this.runner.set.head;
+        const migration: RunResult = {
+          schema: tenantId,
+          from: head,
+          to: head,
+          dryRun: false,
+          steps: [],
+          durationMs: Math.round(performance.now() - started),
+        };
+        return { tenant: (await this.registry.find(tenantId))!, migration };
+      }
+      // The pool is empty (or behind head): build the schema as below.
+    }
 
     if (host === DEFAULT_HOST) {
       const migration = await this.translateConflicts(tenantId, () =>

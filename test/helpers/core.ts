@@ -24,6 +24,8 @@ export async function testCore(options: TestCoreOptions = {}): Promise<Core & { 
     // they would turn slow checkouts into 503s. test/http/pool-bounds.test.ts sets its own.
     DATABASE_POOL_WAIT_MS: '5000',
     DATABASE_POOL_QUEUE: '10000',
+    // No warm schemas built behind the tests' backs; test/tenancy/schema-pool.test.ts turns it on.
+    SCHEMA_POOL_SIZE: '0',
     ...options.env,
   };
   if (options.secondHost) {

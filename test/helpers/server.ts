@@ -39,6 +39,7 @@ export function spawnServer(
         LOG_LEVEL: 'info',
         PORT: String(chosen),
         CC_ADMIN_TOKEN: 'server-process-test-token',
+        SCHEMA_POOL_SIZE: '0',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
