@@ -15,12 +15,15 @@
 import { sql } from 'kysely';
 import type { Core } from '../core.ts';
 import { DEFAULT_HOST } from '../db/hosts.ts';
+import { finishInterruptedMoves } from './moves/move-engine.ts';
 
 export interface ReconcileReport {
   finished: string[];
   undone: string[];
   /** Directory rows removed (no such live user), added (user without a row) or re-pointed (e-mail). */
   directory: { removed: number; added: number; changed: number };
+  /** Tenants whose interrupted move was finished. */
+  moved?: string[];
 }
 
 interface Logger {
@@ -80,7 +83,10 @@ export async function reconcileDirectory(
 export async function reconcile(core: Core, olderThanSeconds: number): Promise<ReconcileReport> {
   const { finished, undone } = await core.tenants.reconcileProvisioning(olderThanSeconds);
   const directory = await reconcileDirectory(core, olderThanSeconds);
-  return { finished, undone, directory };
+  // Tenant moves killed past their switch (src/tenancy/moves/): finished at once, whatever their age —
+  // the move's advisory lock tells a live one apart.
+  const moved = await finishInterruptedMoves(core);
+  return { finished, undone, directory, ...(moved.length ? { moved } : {}) };
 }
 
 /** Runs `reconcile` now and every `reconcileIntervalS`; `stop` waits for a pass in progress. */
@@ -93,7 +99,7 @@ export function startReconciler(core: Core, log: Logger): { stop: () => Promise<
     try {
       const report = await reconcile(core, reconcileAfterS);
       const { removed, added, changed } = report.directory;
-      if (report.finished.length || report.undone.length || removed || added || changed)
+      if (report.finished.length || report.undone.length || report.moved || removed || added || changed)
         log.info(report, 'reconciled interrupted cross-host work');
     } catch (error) {
       log.error({ err: error }, 'reconciliation failed; retrying at the next interval');
