@@ -106,7 +106,7 @@ export async function moveCommand(argv: string[]): Promise<number> {
   return withCore(async (core) => {
     const id = await (values.resume
       ? moveToResume(core, tenantId).then((row) => row.id)
-      : startMove(core, tenantId, values.to!, { dryRun: values['dry-run'] })
+      : startOrResume(core, tenantId, values.to!, values['dry-run'] ?? false)
     ).catch((error: unknown) => {
       throw cliErrorOf(error);
     });
@@ -120,6 +120,16 @@ export async function moveCommand(argv: string[]): Promise<number> {
     else print(describe(result));
     return result.state === 'done' ? EXIT.OK : EXIT.FAILED;
   });
+}
+
+/** A new move — or, when the same move (tenant, target) was interrupted, that one: the next run resumes it. */
+async function startOrResume(core: Core, tenantId: string, to: string, dryRun: boolean): Promise<string> {
+  const open = await moveToResume(core, tenantId).catch(() => undefined);
+  if (open && open.to_host === to && open.dry_run === dryRun) {
+    process.stderr.write(`tenantry: resuming the interrupted move ${open.id} (${open.state})\n`);
+    return open.id;
+  }
+  return startMove(core, tenantId, to, { dryRun });
 }
 
 interface DrainOutcome {

@@ -35,7 +35,7 @@ describe('tenant moves between two servers', { timeout: 240_000 }, () => {
       const steps: string[] = [];
       // No onSwitched: the app's cache must learn of the switch through NOTIFY, as another process would.
       const result = await runMove(core, id, { method, onProgress: (step) => steps.push(step) });
-      const { acked, unexpected, refused } = await writes.stop();
+      const { acked, unexpected } = await writes.stop();
 
       expect(result, result.error ?? '').toMatchObject({ state: 'done', method, to, error: null });
       expect(unexpected).toEqual([]);
@@ -47,8 +47,6 @@ describe('tenant moves between two servers', { timeout: 240_000 }, () => {
       expect(steps).toContain('registry switched');
       if (method === 'dump') expect(result.method_note).toMatch(/writes are held for the whole copy/);
       else expect(result.hold_ms).toBeLessThan(5_000);
-      // Requests answered 503 at the switch are allowed (clients retry); nothing else.
-      expect(refused).toBeGreaterThanOrEqual(0);
       const row = await findMove(core.hosts.db(), id);
       expect(row!.steps.map((s) => s.step)).toContain('done');
     }

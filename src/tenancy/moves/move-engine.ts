@@ -417,6 +417,7 @@ class Move {
     await this.holdWrites(source, tables, async () => {
       const lsn = await currentLsn(source);
       await this.waitForLsn(source, lsn, this.options.holdTimeoutMs ?? 5_000);
+      this.catchUpMs = Math.round(performance.now() - this.heldAt);
     });
     await this.switchOver(source, target, tables);
   }
@@ -505,6 +506,8 @@ class Move {
   }
 
   private heldAt = 0;
+  /** Of the hold: the wait for the subscription to confirm the source's WAL position. */
+  private catchUpMs: number | null = null;
 
   /** Under the hold: verify, sequences, retire the source copy (commit), then the registry. */
   private async switchOver(source: pg.Client, target: pg.Client, tables: string[]): Promise<void> {
@@ -526,8 +529,8 @@ class Move {
     this.holdMs = Math.round(performance.now() - this.heldAt);
     const rows = a.reduce((sum, check) => sum + check.rows, 0);
     await this.step('verified and retired the source copy', {
-      note: `${tables.length} tables, ${rows} rows, checksums equal; ${sequences} sequences set; writes held ${this.holdMs} ms`,
-      detail: { hold_ms: this.holdMs, tables: a },
+      note: `${tables.length} tables, ${rows} rows, checksums equal; ${sequences} sequences set; writes held ${this.holdMs} ms${this.catchUpMs === null ? '' : ` (catch-up ${this.catchUpMs} ms)`}`,
+      detail: { hold_ms: this.holdMs, catch_up_ms: this.catchUpMs, tables: a },
     });
     crashPoint('switched-source');
     await this.switchRegistry();
