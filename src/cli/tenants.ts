@@ -28,6 +28,7 @@ import {
   withCore,
 } from './io.ts';
 import { DOMAINS_HELP, domainArgument, domainsCommand } from './tenant-domains.ts';
+import { MOVE_HELP, moveCommand } from './tenant-moves.ts';
 
 const HELP: Record<string, string> = {
   group: `Usage: tenantry tenants <command> [options]
@@ -39,6 +40,8 @@ Commands:
   show   <id> [--json]                   one tenant with migration history
   delete <id> --confirm <id>             drop the schema and registry rows
   domains add|remove|list <id> [<d>]     the Host names routed to a tenant
+  move   <id> --to <host> | --from <host> --to <host>
+                                         move a tenant (or drain a host) to another database host
 
 Run "tenantry tenants <command> --help" for details.
 Exit codes: 0 ok, 1 failed (exists, migration failed), 2 bad arguments or no such tenant.
@@ -64,6 +67,7 @@ Lists every tenant: id, name, host, status, revision, revisions behind head, mig
 Shows one tenant and its migration history (read from the tenant's own schema_migrations).
 `,
   domains: DOMAINS_HELP,
+  move: MOVE_HELP,
   delete: `Usage: tenantry tenants delete <id> --confirm <id>
 
 Drops the tenant's schema (all its data), then its registry and account-directory rows.
@@ -291,6 +295,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   show,
   delete: remove,
   domains: domainsCommand,
+  move: moveCommand,
 };
 
 export const tenantCommands: CommandGroup = {

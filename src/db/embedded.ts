@@ -267,6 +267,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     unix_socket_directories: socketUrl ? path.resolve(dataDir) : '',
     max_connections: '200',
     fsync: 'on',
+    // Tenant moves between hosts use logical replication (src/tenancy/moves/): a publication on the
+    // source, a subscription on the target, plus a slot and sync workers per move in flight.
+    wal_level: 'logical',
+    max_replication_slots: '40',
+    max_wal_senders: '40',
+    max_logical_replication_workers: '16',
+    max_worker_processes: '32',
     ...options.settings,
   };
   const args = ['-D', dataDir, '-p', String(port)];

@@ -3,7 +3,7 @@
  * flows, and — when JOBS_CONCURRENCY > 0 — runs the job runner in this process from `onReady` until
  * `app.close()` (graceful: running jobs finish or are released to another process).
  *
- * Tasks: `fleet-migrate` (src/jobs/fleet-jobs.ts), `send-mail` (src/jobs/mail-jobs.ts) and the cron
+ * Tasks: `fleet-migrate` (src/jobs/fleet-jobs.ts), `tenant-move` (src/jobs/move-jobs.ts), `send-mail` (src/jobs/mail-jobs.ts) and the cron
  * tasks of src/jobs/schedules.ts (token prune, reconciliation, account clean-up). The runner has its own small pool on the default host (one
  * connection stays in LISTEN), so jobs never take connections from requests.
  */
@@ -20,6 +20,7 @@ import { SCHEMA_POOL_REFILL_TASK } from '../tenancy/schema-pool.ts';
 import { PRUNE_AUTH_TASK, pruneAuthTokens } from './cleanup.ts';
 import { FLEET_TASK, runFleetJob } from './fleet-jobs.ts';
 import { isMailMessage, MAIL_TASK, MailQueue, splitMailPayload, tenantCommitted } from './mail-jobs.ts';
+import { MOVE_TASK, runMoveJob } from './move-jobs.ts';
 import { enqueue, JobRunner } from './queue.ts';
 import { ACCOUNT_CLEANUP_TASK, cronSchedules, cronTick, RECONCILE_TASK } from './schedules.ts';
 
@@ -60,6 +61,11 @@ export const jobsPlugin = fp(
         await runFleetJob(core, jobId, helpers.abortSignal, (tenantId) =>
           app.registryCache.invalidate(tenantId),
         );
+      },
+      [MOVE_TASK]: async (payload) => {
+        const moveId = (payload as { move_id?: unknown } | null)?.move_id;
+        if (typeof moveId !== 'string') throw new Error('tenant-move: payload without move_id');
+        await runMoveJob(core, moveId, (tenantId) => app.registryCache.invalidate(tenantId));
       },
       [MAIL_TASK]: async (payload, helpers) => {
         if (!isMailMessage(payload)) throw new Error('send-mail: payload is not an e-mail');

@@ -16,12 +16,15 @@
 import { sql } from 'kysely';
 import type { Core } from '../core.ts';
 import { DEFAULT_HOST } from '../db/hosts.ts';
+import { finishInterruptedMoves } from './moves/move-engine.ts';
 
 export interface ReconcileReport {
   finished: string[];
   undone: string[];
   /** Directory rows removed (no such live user), added (user without a row) or re-pointed (e-mail). */
   directory: { removed: number; added: number; changed: number };
+  /** Tenants whose interrupted move was finished. */
+  moved?: string[];
 }
 
 /** Makes the directory rows of tenants on other hosts match their live users. */
@@ -76,5 +79,8 @@ export async function reconcileDirectory(
 export async function reconcile(core: Core, olderThanSeconds: number): Promise<ReconcileReport> {
   const { finished, undone } = await core.tenants.reconcileProvisioning(olderThanSeconds);
   const directory = await reconcileDirectory(core, olderThanSeconds);
-  return { finished, undone, directory };
+  // Tenant moves killed past their switch (src/tenancy/moves/): finished at once, whatever their age —
+  // the move's advisory lock tells a live one apart.
+  const moved = await finishInterruptedMoves(core);
+  return { finished, undone, directory, ...(moved.length ? { moved } : {}) };
 }

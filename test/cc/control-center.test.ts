@@ -432,6 +432,7 @@ describe('control center OpenAPI', () => {
         'cc.tenants.downgrade',
         'cc.tenants.list',
         'cc.tenants.migrate',
+        'cc.tenants.move',
         'cc.tenants.show',
       ].sort(),
     );

@@ -18,13 +18,17 @@ import {
   listFleetJobs,
   resumeFleetJob,
 } from '../../jobs/fleet-jobs.ts';
+import { createMoveJob, moveJobView } from '../../jobs/move-jobs.ts';
 import { detectDrift } from '../../migrations/drift.ts';
+import { MoveError } from '../../tenancy/moves/move-engine.ts';
+import { MoveConflictError } from '../../tenancy/moves/move-store.ts';
 import { listOrphanSchemas } from '../../tenancy/orphans.ts';
 import { adminGuard } from './admin-auth.ts';
 import { legacyRoutes } from './aliases.ts';
 import { ControlCenter, ccProblem, requireTenantId } from './control-center.ts';
 import {
   AddDomainBody,
+  AnyJobViewSchema,
   CancelledSchema,
   CreatedSchema,
   CreateTenantBody,
@@ -42,9 +46,9 @@ import {
   JobListQuery,
   JobPageSchema,
   JobParams,
-  JobViewSchema,
   ListQuery,
   MigrateBody,
+  MoveBody,
   RunViewSchema,
   TenantDetailSchema,
   TenantPageSchema,
@@ -137,6 +141,28 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
     },
     async (request) =>
       cc.migrate(request.params.id, { target: request.body.target, dryRun: request.body.dry_run }),
+  );
+
+  app.post(
+    '/cc/tenants/:id/move',
+    {
+      schema: {
+        operationId: 'cc.tenants.move',
+        summary: 'Move a tenant to another database host (a job; progress at GET /cc/jobs/{id})',
+        tags,
+        security,
+        params: IdParams,
+        body: MoveBody,
+        response: { 202: JobAcceptedSchema, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const id = requireTenantId(request.params.id);
+      const jobId = await createMoveJob(app.core, id, request.body.host, {
+        dryRun: request.body.dry_run,
+      }).catch(moveProblem);
+      return reply.code(202).send({ job_id: jobId });
+    },
   );
 
   app.post(
@@ -275,11 +301,12 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
         tags,
         security,
         params: JobParams,
-        response: { 200: JobViewSchema, ...problemResponses(400, 401, 403, 404) },
+        response: { 200: AnyJobViewSchema, ...problemResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
-      const job = await fleetJobView(queueDb, request.params.id);
+      const job =
+        (await fleetJobView(queueDb, request.params.id)) ?? (await moveJobView(queueDb, request.params.id));
       if (!job) throw problems.notFound('job', request.params.id);
       return job;
     },
@@ -355,6 +382,16 @@ export const controlCenterRoutes: FastifyPluginAsyncTypebox<ControlCenterOptions
 
   await app.register(legacyRoutes, { cc, startFleet });
 };
+
+function moveProblem(error: unknown): never {
+  if (error instanceof MoveError) {
+    if (error.kind === 'not_found') throw problems.notFound('tenant');
+    if (error.kind === 'conflict') throw problems.conflict(error.message);
+    throw problems.badRequest(error.message);
+  }
+  if (error instanceof MoveConflictError) throw problems.conflict(error.message);
+  throw error;
+}
 
 function jobProblem(error: unknown): never {
   if (error instanceof FleetJobError) {

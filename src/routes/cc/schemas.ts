@@ -327,6 +327,60 @@ export const JobViewSchema = Type.Object({
 });
 export type JobView = Static<typeof JobViewSchema>;
 
+/** POST /cc/tenants/{id}/move (issue 17). */
+export const MoveBody = Type.Object(
+  {
+    host: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: 'Target database host (TENANT_DATABASE_URLS)',
+    }),
+    dry_run: Type.Optional(
+      Type.Boolean({ description: 'Copy and verify into a scratch schema on the target, then drop it' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** A tenant move job (src/jobs/move-jobs.ts): its recorded state and steps. */
+export const MoveJobViewSchema = Type.Object({
+  job_id: Type.String(),
+  kind: Type.Literal('move'),
+  status: Type.Union([
+    Type.Literal('queued'),
+    Type.Literal('running'),
+    Type.Literal('succeeded'),
+    Type.Literal('failed'),
+  ]),
+  tenant_id: Type.String(),
+  from: Type.String(),
+  to: Type.String(),
+  dry_run: Type.Boolean(),
+  method: Nullable(Type.String()),
+  method_note: Nullable(Type.String()),
+  state: Type.Union([
+    Type.Literal('queued'),
+    Type.Literal('copying'),
+    Type.Literal('switching'),
+    Type.Literal('switched'),
+    Type.Literal('done'),
+    Type.Literal('undone'),
+    Type.Literal('failed'),
+  ]),
+  step: Type.String(),
+  steps: Type.Array(
+    Type.Object({ step: Type.String(), at: Type.String(), note: Type.Optional(Type.String()) }),
+  ),
+  attempts: Type.Integer(),
+  hold_ms: Nullable(Type.Integer()),
+  error: Nullable(Type.String()),
+  created_at: Type.String({ format: 'date-time' }),
+  started_at: Nullable(Type.String({ format: 'date-time' })),
+  finished_at: Nullable(Type.String({ format: 'date-time' })),
+});
+
+export const AnyJobViewSchema = Type.Union([JobViewSchema, MoveJobViewSchema]);
+
 export const JobPageSchema = Type.Object({
   items: Type.Array(
     Type.Object({

@@ -121,6 +121,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/cc/tenants/{id}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move a tenant to another database host (a job; progress at GET /cc/jobs/{id}) */
+        post: operations["cc.tenants.move"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/cc/tenants/{id}/downgrade": {
         parameters: {
             query?: never;
@@ -1668,6 +1685,86 @@ export interface operations {
             };
         };
     };
+    "cc.tenants.move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id (= schema name): ^[a-z][a-z0-9_]{0,62}$, not public, pg_*, or reserved */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Target database host (TENANT_DATABASE_URLS) */
+                    host: string;
+                    /** @description Copy and verify into a scratch schema on the target, then drop it */
+                    dry_run?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        job_id: string;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "cc.tenants.downgrade": {
         parameters: {
             query?: never;
@@ -2224,6 +2321,33 @@ export interface operations {
                             finished_at: string | null;
                         }[];
                         error: string | null;
+                    } | {
+                        job_id: string;
+                        /** @enum {string} */
+                        kind: "move";
+                        status: "queued" | "running" | "succeeded" | "failed";
+                        tenant_id: string;
+                        from: string;
+                        to: string;
+                        dry_run: boolean;
+                        method: string | null;
+                        method_note: string | null;
+                        state: "queued" | "copying" | "switching" | "switched" | "done" | "undone" | "failed";
+                        step: string;
+                        steps: {
+                            step: string;
+                            at: string;
+                            note?: string;
+                        }[];
+                        attempts: number;
+                        hold_ms: number | null;
+                        error: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        started_at: string | null;
+                        /** Format: date-time */
+                        finished_at: string | null;
                     };
                 };
             };

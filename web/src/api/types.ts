@@ -15,7 +15,8 @@ export type Stats = Json<paths['/tasks/stats']['get']['responses'][200]>;
 export type TaskEvent = Json<paths['/tasks/{uuid}/events']['get']['responses'][200]>['items'][number];
 export type Comment = Json<paths['/tasks/{uuid}/comments']['get']['responses'][200]>['items'][number];
 export type Tenant = Json<paths['/cc/tenants']['get']['responses'][200]>['items'][number];
-export type Job = Json<paths['/cc/jobs/{id}']['get']['responses'][200]>;
+/** A fleet migration job (GET /cc/jobs/{id} also answers tenant moves, `kind: 'move'`). */
+export type Job = Extract<Json<paths['/cc/jobs/{id}']['get']['responses'][200]>, { kind: 'migrate' }>;
 export type Migration = Json<paths['/cc/tenants/{id}/migrate']['post']['responses'][200]>;
 export type Drift = Json<paths['/cc/drift']['get']['responses'][200]>;
 
