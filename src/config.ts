@@ -68,6 +68,16 @@ export interface Config {
   jobsHeartbeatMs: number;
   /** Attempts of an e-mail before it is left as a failed job (back-off e^attempt seconds). */
   mailMaxAttempts: number;
+  /** Days the change feed keeps its events (FEED_RETENTION_DAYS, default 30); older cursors get 410. */
+  feedRetentionDays: number;
+  /** WEBHOOK_ALLOW_PRIVATE=true lets webhooks reach loopback, private and link-local addresses (tests). */
+  webhookAllowPrivate: boolean;
+  /** First retry delay of a failed webhook delivery; it doubles per attempt, capped at an hour. */
+  webhookRetryFirstMs: number;
+  /** A webhook still failing this long after its first failure is disabled and its owners mailed. */
+  webhookGiveUpS: number;
+  /** Milliseconds a webhook receiver has to answer (WEBHOOK_TIMEOUT_MS, default 10 s). */
+  webhookTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -175,6 +185,11 @@ export function loadConfig(env: Env): Config {
   const jobsPollIntervalMs = integer('JOBS_POLL_INTERVAL_MS', 2_000, 50, 600_000);
   const jobsHeartbeatMs = integer('JOBS_HEARTBEAT_MS', 5_000, 100, 600_000);
   const mailMaxAttempts = integer('MAIL_MAX_ATTEMPTS', 12, 1, 100);
+  const feedRetentionDays = integer('FEED_RETENTION_DAYS', 30, 1, 3650);
+  const webhookAllowPrivate = oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'], 'false') === 'true';
+  const webhookRetryFirstMs = integer('WEBHOOK_RETRY_FIRST_MS', 10_000, 10, 3_600_000);
+  const webhookGiveUpS = integer('WEBHOOK_GIVE_UP_S', 86_400, 1, 30 * 86_400);
+  const webhookTimeoutMs = integer('WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -205,6 +220,11 @@ export function loadConfig(env: Env): Config {
     jobsPollIntervalMs,
     jobsHeartbeatMs,
     mailMaxAttempts,
+    feedRetentionDays,
+    webhookAllowPrivate,
+    webhookRetryFirstMs,
+    webhookGiveUpS,
+    webhookTimeoutMs,
   };
 }
 

@@ -8,6 +8,7 @@ import fp from 'fastify-plugin';
 import { withAuth } from '../../auth/auth-plugin.ts';
 import { commentRoutes } from '../comments/routes.ts';
 import { listRoutes } from '../lists/routes.ts';
+import { syncRoutes } from '../sync/routes.ts';
 import { tagRoutes } from '../tags/routes.ts';
 import { taskRoutes } from './routes.ts';
 
@@ -17,6 +18,7 @@ export const todoAreas = fp(
     await app.register(withAuth(taskRoutes));
     await app.register(withAuth(commentRoutes));
     await app.register(withAuth(tagRoutes));
+    await app.register(withAuth(syncRoutes));
   },
   { name: 'tenantry-todo-areas', fastify: '5.x', dependencies: ['tenantry-account-areas'] },
 );

@@ -936,6 +936,26 @@ export interface paths {
         patch: operations["tags.update"];
         trace?: never;
     };
+    "/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Changes after a cursor (delta sync)
+         * @description Every change of the tenant’s data in commit order, gap-free: apply `items`, keep `cursor`, ask again while `has_more`. A cursor older than the retention (FEED_RETENTION_DAYS) answers 410: reload everything, then continue from the problem’s `head_cursor` taken before the reload.
+         */
+        get: operations["sync.read"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -7404,6 +7424,136 @@ export interface operations {
             };
             /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "sync.read": {
+        parameters: {
+            query?: {
+                /** @description The `cursor` of the previous answer; absent: from the beginning of the retained log */
+                cursor?: string;
+                /** @description Events per page (at most) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "42",
+                     *           "type": "task.created",
+                     *           "entity": "task",
+                     *           "key": "0b6f3f4e-8a1d-4c55-9b0e-1f7f2a6d9c31",
+                     *           "action": "created",
+                     *           "actor_uuid": "5d2c9a7e-3f1b-4e6a-8c0d-9b8a7f6e5d4c",
+                     *           "occurred_at": "2026-12-03T17:05:11.204Z",
+                     *           "before": null,
+                     *           "after": {
+                     *             "title": "Ship it",
+                     *             "status": "todo"
+                     *           },
+                     *           "data": {
+                     *             "uuid": "0b6f3f4e-8a1d-4c55-9b0e-1f7f2a6d9c31",
+                     *             "title": "Ship it",
+                     *             "status": "todo"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "cursor": "YzEuNDI",
+                     *       "has_more": false
+                     *     }
+                     */
+                    "application/json": {
+                        items: {
+                            /** @description Number of the event in this tenant’s log; use it to drop duplicates */
+                            id: string;
+                            /** @example task.status_changed */
+                            type: string;
+                            /** @description task, list, tag, comment, user, group or setting */
+                            entity: string;
+                            /** @description The entity’s uuid; for a setting `<user uuid | tenant>:<key>` */
+                            key: string;
+                            /** @example created */
+                            action: string;
+                            actor_uuid: string | null;
+                            /** Format: date-time */
+                            occurred_at: string;
+                            before: unknown;
+                            after: unknown;
+                            /** @description The entity as committed by this change; null once deleted for good */
+                            data: unknown;
+                        }[];
+                        /** @description Opaque; pass it as `cursor` next time */
+                        cursor: string;
+                        /** @description true: ask again at once with the new cursor */
+                        has_more: boolean;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (problem details) */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
