@@ -15,6 +15,13 @@ import pg from 'pg';
 import type pino from 'pino';
 import { DEFAULT_HOST } from '../db/hosts.ts';
 import { createMailer } from '../mail/mailer.ts';
+import {
+  isDeliverPayload,
+  runDelivery,
+  sweepWebhooks,
+  WEBHOOK_SWEEP_TASK,
+  WEBHOOK_TASK,
+} from '../routes/webhooks/delivery.ts';
 import { PRUNE_AUTH_TASK, PRUNE_FEED_TASK, pruneAuthTokens, pruneChangeFeeds } from './cleanup.ts';
 import { FLEET_TASK, runFleetJob } from './fleet-jobs.ts';
 import { isMailMessage, MAIL_TASK, MailQueue } from './mail-jobs.ts';
@@ -38,6 +45,7 @@ declare module 'fastify' {
 export const SCHEDULES: CronTask[] = [
   { task: PRUNE_AUTH_TASK, pattern: '17 * * * *' },
   { task: PRUNE_FEED_TASK, pattern: '47 3 * * *' },
+  { task: WEBHOOK_SWEEP_TASK, pattern: '* * * * *' },
 ];
 
 export const jobsPlugin = fp(
@@ -72,6 +80,14 @@ export const jobsPlugin = fp(
       [PRUNE_FEED_TASK]: async () => {
         const pruned = await pruneChangeFeeds(core);
         log.info(pruned, 'pruned change-feed events past their retention');
+      },
+      [WEBHOOK_TASK]: async (payload) => {
+        if (!isDeliverPayload(payload))
+          throw new Error('webhook-deliver: payload without tenant and webhook');
+        await runDelivery({ core, mail: jobs.mail }, payload);
+      },
+      [WEBHOOK_SWEEP_TASK]: async () => {
+        await sweepWebhooks(core);
       },
       ...jobs.extraTasks,
     });

@@ -10,6 +10,7 @@ import { commentRoutes } from '../comments/routes.ts';
 import { listRoutes } from '../lists/routes.ts';
 import { syncRoutes } from '../sync/routes.ts';
 import { tagRoutes } from '../tags/routes.ts';
+import { webhookRoutes } from '../webhooks/routes.ts';
 import { taskRoutes } from './routes.ts';
 
 export const todoAreas = fp(
@@ -19,6 +20,7 @@ export const todoAreas = fp(
     await app.register(withAuth(commentRoutes));
     await app.register(withAuth(tagRoutes));
     await app.register(withAuth(syncRoutes));
+    await app.register(withAuth(webhookRoutes));
   },
   { name: 'tenantry-todo-areas', fastify: '5.x', dependencies: ['tenantry-account-areas'] },
 );
