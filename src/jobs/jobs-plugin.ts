@@ -45,7 +45,7 @@ declare module 'fastify' {
 export const SCHEDULES: CronTask[] = [
   { task: PRUNE_AUTH_TASK, pattern: '17 * * * *' },
   { task: PRUNE_FEED_TASK, pattern: '47 3 * * *' },
-  { task: WEBHOOK_SWEEP_TASK, pattern: '* * * * *' },
+  { task: WEBHOOK_SWEEP_TASK, pattern: '*/5 * * * *' },
 ];
 
 export const jobsPlugin = fp(

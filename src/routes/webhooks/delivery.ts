@@ -334,9 +334,26 @@ export async function sweepWebhooks(core: Core): Promise<number> {
   return scheduled;
 }
 
-/** After a tenant write: ask for the delivery jobs of its enabled webhooks (one cheap query if none). */
+/**
+ * Which webhooks of a tenant are enabled, cached per process for a minute so a tenant without webhooks
+ * costs its writes no query (a webhook created in another process is found by the cron sweep meanwhile).
+ * This process's own changes to webhooks clear the entry at once (`forgetWebhooks`).
+ */
+const CACHE_MS = 60_000;
+const enabledHooks = new Map<string, { uuids: string[]; until: number }>();
+
+export function forgetWebhooks(tenant: string): void {
+  enabledHooks.delete(tenant);
+}
+
+/** After a tenant write: ask for the delivery jobs of its enabled webhooks. */
 export async function announceChanges(core: Core, tenant: string, host: string): Promise<void> {
-  const db = webhookDb(core.hosts.db(host).withSchema(tenant));
-  const hooks = await db.selectFrom('webhooks').select('uuid').where('enabled', '=', true).execute();
-  for (const { uuid } of hooks) await scheduleDelivery(core.hosts.db(DEFAULT_HOST), tenant, uuid);
+  let known = enabledHooks.get(tenant);
+  if (!known || known.until < Date.now()) {
+    const db = webhookDb(core.hosts.db(host).withSchema(tenant));
+    const rows = await db.selectFrom('webhooks').select('uuid').where('enabled', '=', true).execute();
+    known = { uuids: rows.map((row) => row.uuid), until: Date.now() + CACHE_MS };
+    enabledHooks.set(tenant, known);
+  }
+  for (const uuid of known.uuids) await scheduleDelivery(core.hosts.db(DEFAULT_HOST), tenant, uuid);
 }

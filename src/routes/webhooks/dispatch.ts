@@ -1,7 +1,7 @@
 /**
  * After every successful tenant write (any route, any area), ask for the delivery jobs of the tenant's
  * enabled webhooks, so events go out within moments. Changes made outside a request are picked up by the
- * `webhook-sweep` cron task (delivery.ts). A failure here only delays deliveries until that sweep.
+ * `webhook-sweep` cron task (delivery.ts, every 5 minutes). A failure here only delays deliveries until that sweep.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';

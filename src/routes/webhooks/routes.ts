@@ -8,7 +8,7 @@ import { Type } from 'typebox';
 import { DEFAULT_HOST } from '../../db/hosts.ts';
 import { problemResponses } from '../../http/problem.ts';
 import { PageOf, UuidParams } from '../auth/schemas.ts';
-import { scheduleRedelivery } from './delivery.ts';
+import { forgetWebhooks, scheduleRedelivery } from './delivery.ts';
 import {
   CreatedWebhookBody,
   CreateWebhookBody,
@@ -25,6 +25,11 @@ const tags = ['webhooks'];
 const config = { permission: 'WEBHOOK_MANAGE' } as const;
 
 export const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // A change of this tenant's webhooks is seen by the next write's dispatch at once (delivery.ts cache).
+  app.addHook('onResponse', async (request) => {
+    if (request.method !== 'GET') forgetWebhooks(request.tenant.id);
+  });
+
   const serviceOf = (request: FastifyRequest) =>
     new WebhooksService(webhookDb(request.tenant.db), app.core.config.webhookAllowPrivate);
 
