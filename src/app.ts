@@ -24,6 +24,7 @@ import { resolveAdminToken } from './routes/cc/admin-auth.ts';
 import { controlCenterRoutes } from './routes/cc/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
 import { todoAreas } from './routes/tasks/areas.ts';
+import { webhookDispatch } from './routes/webhooks/dispatch.ts';
 import { tenancyPlugin } from './tenancy/tenant-plugin.ts';
 import { VERSION } from './version.ts';
 
@@ -150,6 +151,7 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
   // `withTenant(routes)` / `tenantScope` (src/tenancy/tenant-plugin.ts).
   await app.register(tenancyPlugin);
   await app.register(jobsPlugin);
+  await app.register(webhookDispatch);
   // Token resolved once per app: generated and logged once when unset outside production (admin-auth.ts).
   await app.register(controlCenterRoutes, { adminToken: resolveAdminToken(core.config, app.log) });
   // Accounts: `app.accounts`, the auth guard (`withAuth`), /auth, /users, /roles, /groups, /settings.

@@ -85,6 +85,16 @@ export interface Config {
   principalCacheTtlMs: number;
   /** Warm tenant schemas kept ready on the default host (src/tenancy/schema-pool.ts); 0 disables it. */
   schemaPoolSize: number;
+  /** Days the change feed keeps its events (FEED_RETENTION_DAYS, default 30); older cursors get 410. */
+  feedRetentionDays: number;
+  /** WEBHOOK_ALLOW_PRIVATE=true lets webhooks reach loopback, private and link-local addresses (tests). */
+  webhookAllowPrivate: boolean;
+  /** First retry delay of a failed webhook delivery; it doubles per attempt, capped at an hour. */
+  webhookRetryFirstMs: number;
+  /** A webhook still failing this long after its first failure is disabled and its owners mailed. */
+  webhookGiveUpS: number;
+  /** Milliseconds a webhook receiver has to answer (WEBHOOK_TIMEOUT_MS, default 10 s). */
+  webhookTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -199,6 +209,11 @@ export function loadConfig(env: Env): Config {
   const principalCacheMax = integer('PRINCIPAL_CACHE_MAX', 10_000, 0, 1_000_000);
   const principalCacheTtlMs = integer('PRINCIPAL_CACHE_TTL_MS', 30_000, 100, 3_600_000);
   const schemaPoolSize = integer('SCHEMA_POOL_SIZE', 5, 0, 100);
+  const feedRetentionDays = integer('FEED_RETENTION_DAYS', 30, 1, 3650);
+  const webhookAllowPrivate = oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'], 'false') === 'true';
+  const webhookRetryFirstMs = integer('WEBHOOK_RETRY_FIRST_MS', 10_000, 10, 3_600_000);
+  const webhookGiveUpS = integer('WEBHOOK_GIVE_UP_S', 86_400, 1, 30 * 86_400);
+  const webhookTimeoutMs = integer('WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -236,6 +251,11 @@ export function loadConfig(env: Env): Config {
     principalCacheMax,
     principalCacheTtlMs,
     schemaPoolSize,
+    feedRetentionDays,
+    webhookAllowPrivate,
+    webhookRetryFirstMs,
+    webhookGiveUpS,
+    webhookTimeoutMs,
   };
 }
 

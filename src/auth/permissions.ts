@@ -21,6 +21,8 @@ export const PERMISSIONS = [
   'TASK_EXPORT',
   'TAG_MANAGE',
   'SETTINGS_MANAGE',
+  // Added by tenant revision af16ae0fdb75 (webhooks), for OWNER and ADMIN.
+  'WEBHOOK_MANAGE',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

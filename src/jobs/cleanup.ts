@@ -4,6 +4,8 @@
  */
 import { sql } from 'kysely';
 import type { Core } from '../core.ts';
+import { pruneFeed } from '../routes/sync/feed.ts';
+import { todoDb } from '../routes/tasks/tables.ts';
 
 export const PRUNE_AUTH_TASK = 'prune-auth-tokens';
 /** Kept a day past expiry or use, so an operator can still see recent ones. */
@@ -35,4 +37,28 @@ export async function pruneAuthTokens(
     }
   }
   return { tenants: tenants.length, sessions, tokens, failed };
+}
+
+export const PRUNE_FEED_TASK = 'prune-change-feed';
+
+/**
+ * Deletes change-feed events older than FEED_RETENTION_DAYS in every tenant schema (a cursor from
+ * before them then answers 410 "full resync").
+ */
+export async function pruneChangeFeeds(
+  core: Core,
+): Promise<{ tenants: number; events: number; failed: string[] }> {
+  const tenants = await core.registry.list({ statuses: ['active', 'suspended'] });
+  let events = 0;
+  const failed: string[] = [];
+  for (const tenant of tenants) {
+    if (!core.hosts.has(tenant.host)) continue;
+    try {
+      const db = todoDb(core.hosts.db(tenant.host).withSchema(tenant.tenant_id));
+      events += await pruneFeed(db, core.config.feedRetentionDays);
+    } catch {
+      failed.push(tenant.tenant_id);
+    }
+  }
+  return { tenants: tenants.length, events, failed };
 }

@@ -15,9 +15,16 @@ import pg from 'pg';
 import type pino from 'pino';
 import { DEFAULT_HOST } from '../db/hosts.ts';
 import { createMailer } from '../mail/mailer.ts';
+import {
+  isDeliverPayload,
+  runDelivery,
+  sweepWebhooks,
+  WEBHOOK_SWEEP_TASK,
+  WEBHOOK_TASK,
+} from '../routes/webhooks/delivery.ts';
 import { reconcile } from '../tenancy/reconciler.ts';
 import { SCHEMA_POOL_REFILL_TASK } from '../tenancy/schema-pool.ts';
-import { PRUNE_AUTH_TASK, pruneAuthTokens } from './cleanup.ts';
+import { PRUNE_AUTH_TASK, PRUNE_FEED_TASK, pruneAuthTokens, pruneChangeFeeds } from './cleanup.ts';
 import { FLEET_TASK, runFleetJob } from './fleet-jobs.ts';
 import { isMailMessage, MAIL_TASK, MailQueue, splitMailPayload, tenantCommitted } from './mail-jobs.ts';
 import { MOVE_TASK, runMoveJob } from './move-jobs.ts';
@@ -99,6 +106,18 @@ export const jobsPlugin = fp(
       [SCHEMA_POOL_REFILL_TASK]: async () => {
         const refilled = await core.schemaPool.refill();
         if (refilled.created + refilled.upgraded > 0) log.info(refilled, 'schema pool refilled');
+      },
+      [PRUNE_FEED_TASK]: async () => {
+        const pruned = await pruneChangeFeeds(core);
+        log.info(pruned, 'pruned change-feed events past their retention');
+      },
+      [WEBHOOK_TASK]: async (payload) => {
+        if (!isDeliverPayload(payload))
+          throw new Error('webhook-deliver: payload without tenant and webhook');
+        await runDelivery({ core, mail: jobs.mail }, payload);
+      },
+      [WEBHOOK_SWEEP_TASK]: async () => {
+        await sweepWebhooks(core);
       },
       ...jobs.extraTasks,
     });

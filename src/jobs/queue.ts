@@ -38,6 +38,10 @@ export interface EnqueueOptions {
   jobKey?: string;
   maxAttempts?: number;
   runAt?: Date;
+  /** Jobs of one queue name run one at a time, in order (e.g. one webhook's deliveries). */
+  queueName?: string;
+  /** graphile-worker's job_key_mode: `preserve_run_at` keeps a waiting job's scheduled time (back-off). */
+  jobKeyMode?: 'replace' | 'preserve_run_at';
 }
 
 /** Adds a job through SQL on `db` (a transaction, or a pool on the default host). Returns its id. */
@@ -53,7 +57,9 @@ export async function enqueue(
       payload => ${JSON.stringify(payload)}::json,
       run_at => ${options.runAt?.toISOString() ?? null}::timestamptz,
       max_attempts => ${options.maxAttempts ?? null}::int,
-      job_key => ${options.jobKey ?? null}::text
+      job_key => ${options.jobKey ?? null}::text,
+      queue_name => ${options.queueName ?? null}::text,
+      job_key_mode => ${options.jobKeyMode ?? 'replace'}::text
     )).id::text AS id`.execute(db);
   const row = result.rows[0];
   if (!row) throw new Error(`add_job returned no job for ${task}`);

@@ -53,6 +53,12 @@ const newUser = async () =>
     201,
   );
 
+const newWebhook = () =>
+  ok<{ uuid: string }>(
+    owner('POST', '/webhooks', { url: 'http://192.0.2.1/hook', event_types: ['group.deleted'] }),
+    201,
+  );
+
 /** How to attack each write route, keyed by "METHOD url" as the route is registered. */
 const SCENARIOS: Record<string, () => Promise<Attack>> = {
   'POST /lists/': async () => ({ url: '/lists/', body: () => ({ name: 'same list name' }) }),
@@ -119,6 +125,28 @@ const SCENARIOS: Record<string, () => Promise<Attack>> = {
       201,
     );
     return { url: `/comments/${comment.uuid}` };
+  },
+  // Webhooks of a TEST-NET address that never answers, subscribed to nothing these scenarios write.
+  'POST /webhooks': async () => ({
+    url: '/webhooks',
+    body: () => ({ url: 'http://192.0.2.1/hook', event_types: ['group.deleted'] }),
+  }),
+  'PATCH /webhooks/:uuid': async () => {
+    const hook = await newWebhook();
+    return {
+      url: `/webhooks/${hook.uuid}`,
+      body: (i) => ({ event_types: [`group.${i % 2 ? 'deleted' : 'created'}`] }),
+    };
+  },
+  'DELETE /webhooks/:uuid': async () => ({ url: `/webhooks/${(await newWebhook()).uuid}` }),
+  'POST /webhooks/:uuid/deliveries/:delivery/redeliver': async () => {
+    const hook = await newWebhook();
+    const { rows } = await sql<{ uuid: string }>`
+      INSERT INTO ${sql.table(`${users.tenant}.webhook_deliveries`)}
+        (webhook_id, event_id, event_type, attempt, succeeded, duration_ms)
+      SELECT id, 1, 'group.deleted', 1, false, 0 FROM ${sql.table(`${users.tenant}.webhooks`)} WHERE uuid = ${hook.uuid}
+      RETURNING uuid::text`.execute(app.core.hosts.db());
+    return { url: `/webhooks/${hook.uuid}/deliveries/${rows[0]!.uuid}/redeliver` };
   },
   'POST /tags/': async () => ({ url: '/tags/', body: () => ({ name: 'same tag name' }) }),
   'PATCH /tags/:uuid': async () => {

@@ -5,7 +5,7 @@
  * the running code's head are claimed.
  */
 export const description = 'Warm pool of tenant schemas';
-export const follows = '495e6c3295bd';
+export const follows = '8c3e5a17d2b9';
 
 export const up = `
 CREATE TABLE public.schema_pool (

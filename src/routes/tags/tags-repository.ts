@@ -95,8 +95,8 @@ export class TagsRepository {
    */
   async unlinkAll(id: string, actorId: string): Promise<void> {
     await this.db
-      .insertInto('task_events')
-      .columns(['task_id', 'actor_id', 'action', 'before', 'after'])
+      .insertInto('change_events')
+      .columns(['entity', 'entity_id', 'actor_id', 'action', 'before', 'after'])
       .expression(
         this.db
           .selectFrom('task_tags as tt')
@@ -115,6 +115,7 @@ export class TagsRepository {
                 .where((inner) => (exclude ? inner('x.tag_id', '<>', id) : inner.lit(true)))
                 .$asScalar();
             return [
+              sql<string>`'task'`.as('entity'),
               'tt.task_id',
               sql<string>`${actorId}::bigint`.as('actor_id'),
               sql<string>`'updated'`.as('action'),

@@ -91,6 +91,32 @@ export interface TaskEventsTable {
   created_at: DefaultTimestamp;
 }
 
+/**
+ * The change feed (tenant revision 53ef3f6ee276). Services write the task timeline's events here
+ * (`entity: 'task'`); ids, `tx`, `data` and the generic events of other changes come from its triggers.
+ */
+export interface ChangeEventsTable {
+  id: BigId;
+  tx: ColumnType<string, never, never>;
+  entity: string;
+  entity_id: string;
+  entity_key: ColumnType<string | null, string | null | undefined, never>;
+  action: string;
+  recorded_by: ColumnType<'service' | 'trigger', 'service' | undefined, never>;
+  actor_id: string | null;
+  before: Json;
+  after: Json;
+  data: Json;
+  created_at: DefaultTimestamp;
+}
+
+/** The feed's one-row head: the last id given out and the last id pruned (retention). */
+export interface ChangeHeadTable {
+  only_row: ColumnType<boolean, never, never>;
+  last_id: ColumnType<string, never, string>;
+  pruned_through: ColumnType<string, never, string>;
+}
+
 export interface CommentsTable {
   id: BigId;
   uuid: Generated<string>;
@@ -109,7 +135,10 @@ export interface TodoTables {
   task_assignees: TaskAssigneesTable;
   tags: TagsTable;
   task_tags: TaskTagsTable;
+  /** A view of change_events since revision 53ef3f6ee276: read it, write change_events. */
   task_events: TaskEventsTable;
+  change_events: ChangeEventsTable;
+  change_head: ChangeHeadTable;
   comments: CommentsTable;
 }
 

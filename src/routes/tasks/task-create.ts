@@ -66,8 +66,8 @@ t AS (
   RETURNING *
 ),
 e AS (
-  INSERT INTO ${t('task_events')} (task_id, actor_id, action, after)
-  SELECT t.id, $7::bigint, 'created', $11::jsonb || jsonb_build_object(
+  INSERT INTO ${t('change_events')} (entity, entity_id, entity_key, actor_id, action, after)
+  SELECT 'task', t.id, t.uuid::text, $7::bigint, 'created', $11::jsonb || jsonb_build_object(
     'position', t.position,
     'assignees', coalesce((SELECT jsonb_agg(u.uuid ORDER BY u.email) FROM u), '[]'),
     'tags', coalesce((SELECT jsonb_agg(g.uuid ORDER BY g.name) FROM g), '[]'))

@@ -304,10 +304,11 @@ export class TasksRepository {
   async appendEvents(taskId: string, actorId: string, events: readonly EventRow[]): Promise<void> {
     if (events.length === 0) return;
     await this.db
-      .insertInto('task_events')
+      .insertInto('change_events')
       .values(
         events.map((event) => ({
-          task_id: taskId,
+          entity: 'task',
+          entity_id: taskId,
           actor_id: actorId,
           action: event.action,
           before: json(event.before),

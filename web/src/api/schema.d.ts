@@ -970,6 +970,97 @@ export interface paths {
         patch: operations["tags.update"];
         trace?: never;
     };
+    "/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Changes after a cursor (delta sync)
+         * @description Every change of the tenant’s data in commit order, gap-free: apply `items`, keep `cursor`, ask again while `has_more`. A cursor older than the retention (FEED_RETENTION_DAYS) answers 410: reload everything, then continue from the problem’s `head_cursor` taken before the reload.
+         */
+        get: operations["sync.read"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhooks */
+        get: operations["webhooks.list"];
+        put?: never;
+        /** Subscribe a URL to events (the secret is shown once) */
+        post: operations["webhooks.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{uuid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a webhook */
+        get: operations["webhooks.get"];
+        put?: never;
+        post?: never;
+        /** Delete a webhook and its delivery log */
+        delete: operations["webhooks.delete"];
+        options?: never;
+        head?: never;
+        /** Change the URL or event types, disable or re-enable a webhook */
+        patch: operations["webhooks.update"];
+        trace?: never;
+    };
+    "/webhooks/{uuid}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Delivery attempts of a webhook, newest first */
+        get: operations["webhooks.deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{uuid}/deliveries/{delivery}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a logged delivery’s event again (same event id) */
+        post: operations["webhooks.redeliver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -4581,7 +4672,7 @@ export interface operations {
                     name: string;
                     title: string;
                     description?: string;
-                    permissions: ("USER_VIEW" | "USER_ADD" | "USER_EDIT" | "USER_DELETE" | "USER_IMPORT" | "USER_EXPORT" | "ROLE_MANAGE" | "GROUP_MANAGE" | "LIST_MANAGE" | "TASK_VIEW" | "TASK_ADD" | "TASK_EDIT" | "TASK_DELETE" | "TASK_EXPORT" | "TAG_MANAGE" | "SETTINGS_MANAGE")[];
+                    permissions: ("USER_VIEW" | "USER_ADD" | "USER_EDIT" | "USER_DELETE" | "USER_IMPORT" | "USER_EXPORT" | "ROLE_MANAGE" | "GROUP_MANAGE" | "LIST_MANAGE" | "TASK_VIEW" | "TASK_ADD" | "TASK_EDIT" | "TASK_DELETE" | "TASK_EXPORT" | "TAG_MANAGE" | "SETTINGS_MANAGE" | "WEBHOOK_MANAGE")[];
                 };
             };
         };
@@ -4875,7 +4966,7 @@ export interface operations {
                     name?: string;
                     title?: string;
                     description?: string;
-                    permissions?: ("USER_VIEW" | "USER_ADD" | "USER_EDIT" | "USER_DELETE" | "USER_IMPORT" | "USER_EXPORT" | "ROLE_MANAGE" | "GROUP_MANAGE" | "LIST_MANAGE" | "TASK_VIEW" | "TASK_ADD" | "TASK_EDIT" | "TASK_DELETE" | "TASK_EXPORT" | "TAG_MANAGE" | "SETTINGS_MANAGE")[];
+                    permissions?: ("USER_VIEW" | "USER_ADD" | "USER_EDIT" | "USER_DELETE" | "USER_IMPORT" | "USER_EXPORT" | "ROLE_MANAGE" | "GROUP_MANAGE" | "LIST_MANAGE" | "TASK_VIEW" | "TASK_ADD" | "TASK_EDIT" | "TASK_DELETE" | "TASK_EXPORT" | "TAG_MANAGE" | "SETTINGS_MANAGE" | "WEBHOOK_MANAGE")[];
                 };
             };
         };
@@ -7636,6 +7727,733 @@ export interface operations {
             };
             /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "sync.read": {
+        parameters: {
+            query?: {
+                /** @description The `cursor` of the previous answer; absent: from the beginning of the retained log */
+                cursor?: string;
+                /** @description Events per page (at most) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "42",
+                     *           "type": "task.created",
+                     *           "entity": "task",
+                     *           "key": "0b6f3f4e-8a1d-4c55-9b0e-1f7f2a6d9c31",
+                     *           "action": "created",
+                     *           "actor_uuid": "5d2c9a7e-3f1b-4e6a-8c0d-9b8a7f6e5d4c",
+                     *           "occurred_at": "2026-12-03T17:05:11.204Z",
+                     *           "before": null,
+                     *           "after": {
+                     *             "title": "Ship it",
+                     *             "status": "todo"
+                     *           },
+                     *           "data": {
+                     *             "uuid": "0b6f3f4e-8a1d-4c55-9b0e-1f7f2a6d9c31",
+                     *             "title": "Ship it",
+                     *             "status": "todo"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "cursor": "YzEuNDI",
+                     *       "has_more": false
+                     *     }
+                     */
+                    "application/json": {
+                        items: {
+                            /** @description Number of the event in this tenant’s log; use it to drop duplicates */
+                            id: string;
+                            /** @example task.status_changed */
+                            type: string;
+                            /** @description task, list, tag, comment, user, group or setting */
+                            entity: string;
+                            /** @description The entity’s uuid; for a setting `<user uuid | tenant>:<key>` */
+                            key: string;
+                            /** @example created */
+                            action: string;
+                            actor_uuid: string | null;
+                            /** Format: date-time */
+                            occurred_at: string;
+                            before: unknown;
+                            after: unknown;
+                            /** @description The entity as committed by this change; null once deleted for good */
+                            data: unknown;
+                        }[];
+                        /** @description Opaque; pass it as `cursor` next time */
+                        cursor: string;
+                        /** @description true: ask again at once with the new cursor */
+                        has_more: boolean;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (problem details) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "webhooks.list": {
+        parameters: {
+            query?: {
+                page?: number;
+                size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            uuid: string;
+                            url: string;
+                            event_types: string[];
+                            enabled: boolean;
+                            disabled_reason: string | null;
+                            /** Format: date-time */
+                            failing_since: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        }[];
+                        total: number;
+                        page: number;
+                        size: number;
+                        pages: number;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "webhooks.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example https://example.com/hooks/tenantry */
+                    url: string;
+                    /**
+                     * @description `*` (everything), `task.*` (every task event) or exact types like `task.created`
+                     * @example [
+                     *       "task.*",
+                     *       "comment.created"
+                     *     ]
+                     */
+                    event_types: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        uuid: string;
+                        url: string;
+                        event_types: string[];
+                        enabled: boolean;
+                        disabled_reason: string | null;
+                        /** Format: date-time */
+                        failing_since: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                        /** @description Signs every delivery (Tenantry-Signature). Shown this once only. */
+                        secret: string;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "webhooks.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        uuid: string;
+                        url: string;
+                        event_types: string[];
+                        enabled: boolean;
+                        disabled_reason: string | null;
+                        /** Format: date-time */
+                        failing_since: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "webhooks.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "webhooks.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example https://example.com/hooks/tenantry */
+                    url?: string;
+                    /**
+                     * @description `*` (everything), `task.*` (every task event) or exact types like `task.created`
+                     * @example [
+                     *       "task.*",
+                     *       "comment.created"
+                     *     ]
+                     */
+                    event_types?: string[];
+                    /** @description true re-enables a disabled webhook: it resumes where it stopped */
+                    enabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        uuid: string;
+                        url: string;
+                        event_types: string[];
+                        enabled: boolean;
+                        disabled_reason: string | null;
+                        /** Format: date-time */
+                        failing_since: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "webhooks.deliveries": {
+        parameters: {
+            query?: {
+                page?: number;
+                size?: number;
+            };
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            uuid: string;
+                            event_id: string;
+                            event_type: string;
+                            attempt: number;
+                            /** @description A redelivery asked for by hand */
+                            manual: boolean;
+                            succeeded: boolean;
+                            status_code: number | null;
+                            error: string | null;
+                            duration_ms: number;
+                            /** Format: date-time */
+                            created_at: string;
+                        }[];
+                        total: number;
+                        page: number;
+                        size: number;
+                        pages: number;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "webhooks.redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+                delivery: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        queued: boolean;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
