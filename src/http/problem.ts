@@ -14,6 +14,7 @@ export const ErrorCode = {
   RequestTimeout: 'request-timeout',
   HeadersTooLarge: 'headers-too-large',
   Conflict: 'conflict',
+  PreconditionFailed: 'precondition-failed',
   PayloadTooLarge: 'payload-too-large',
   UnsupportedMediaType: 'unsupported-media-type',
   Unprocessable: 'unprocessable',
@@ -33,6 +34,7 @@ const TITLES: Record<ErrorCode, string> = {
   'request-timeout': 'Request timeout',
   'headers-too-large': 'Request header fields too large',
   conflict: 'Conflict',
+  'precondition-failed': 'Precondition failed',
   'payload-too-large': 'Payload too large',
   'unsupported-media-type': 'Unsupported media type',
   unprocessable: 'Unprocessable content',
@@ -90,6 +92,14 @@ export const problems = {
       id === undefined ? `${what} not found` : `${what} ${JSON.stringify(id)} not found`,
     ),
   conflict: (detail: string) => new HttpProblem(409, ErrorCode.Conflict, detail),
+  /** If-Match no longer matches (src/http/etag.ts): the answer names the current ETag. */
+  preconditionFailed: (etag: string) =>
+    new HttpProblem(
+      412,
+      ErrorCode.PreconditionFailed,
+      `The resource changed since you read it; its current ETag is ${etag}`,
+      { headers: { etag } },
+    ),
   unprocessable: (detail: string, errors?: FieldError[]) =>
     new HttpProblem(422, ErrorCode.Unprocessable, detail, errors ? { errors } : {}),
   rateLimited: (retryAfterSeconds: number) =>

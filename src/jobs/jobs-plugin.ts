@@ -15,7 +15,7 @@ import pg from 'pg';
 import type pino from 'pino';
 import { DEFAULT_HOST } from '../db/hosts.ts';
 import { createMailer } from '../mail/mailer.ts';
-import { PRUNE_AUTH_TASK, pruneAuthTokens } from './cleanup.ts';
+import { PRUNE_AUTH_TASK, PRUNE_IDEMPOTENCY_TASK, pruneAuthTokens, pruneIdempotencyKeys } from './cleanup.ts';
 import { FLEET_TASK, runFleetJob } from './fleet-jobs.ts';
 import { isMailMessage, MAIL_TASK, MailQueue } from './mail-jobs.ts';
 import { type CronTask, JobRunner } from './queue.ts';
@@ -35,7 +35,10 @@ declare module 'fastify' {
 }
 
 /** Cron schedules (UTC). Each tick is one job for the whole fleet of processes. */
-export const SCHEDULES: CronTask[] = [{ task: PRUNE_AUTH_TASK, pattern: '17 * * * *' }];
+export const SCHEDULES: CronTask[] = [
+  { task: PRUNE_AUTH_TASK, pattern: '17 * * * *' },
+  { task: PRUNE_IDEMPOTENCY_TASK, pattern: '23 * * * *' },
+];
 
 export const jobsPlugin = fp(
   async (app: FastifyInstance) => {
@@ -65,6 +68,10 @@ export const jobsPlugin = fp(
       [PRUNE_AUTH_TASK]: async () => {
         const pruned = await pruneAuthTokens(core);
         log.info(pruned, 'pruned expired sessions and one-time tokens');
+      },
+      [PRUNE_IDEMPOTENCY_TASK]: async () => {
+        const pruned = await pruneIdempotencyKeys(core);
+        log.info(pruned, 'pruned expired idempotency keys');
       },
       ...jobs.extraTasks,
     });

@@ -722,6 +722,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tokens/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List API tokens: your own, or every user’s for holders of USER_EDIT */
+        get: operations["tokens.list"];
+        put?: never;
+        /**
+         * Create a personal API token limited to some of your permissions (shown once)
+         * @description Use it as `Authorization: Bearer tnt_…` with the `tenant` header. Requests get the permissions in `scopes` that your role still holds; they are logged with the token name.
+         */
+        post: operations["tokens.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tokens/{uuid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API token (yours, or anyone’s for holders of USER_EDIT) */
+        delete: operations["tokens.revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/lists/": {
         parameters: {
             query?: never;
@@ -1265,7 +1303,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1274,7 +1312,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1542,7 +1580,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1551,7 +1589,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1648,7 +1686,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1657,7 +1695,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1836,7 +1874,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2288,7 +2326,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2461,7 +2499,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2470,7 +2508,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2562,7 +2600,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2571,7 +2609,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2820,7 +2858,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2829,7 +2867,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2975,7 +3013,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2984,7 +3022,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3318,7 +3356,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3401,7 +3439,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3433,7 +3471,13 @@ export interface operations {
     "auth.logout": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3473,12 +3517,36 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "auth.logoutAll": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3522,12 +3590,36 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "auth.me": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3561,6 +3653,13 @@ export interface operations {
                         };
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -3600,7 +3699,13 @@ export interface operations {
                 search?: string;
                 sort?: "first_name" | "last_name" | "email" | "created_at";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3632,6 +3737,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -3639,6 +3746,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -3681,7 +3795,13 @@ export interface operations {
     "users.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3727,6 +3847,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -3766,7 +3888,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3775,7 +3897,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3800,7 +3922,13 @@ export interface operations {
             query?: {
                 search?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3816,6 +3944,13 @@ export interface operations {
                         count: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -3858,7 +3993,13 @@ export interface operations {
     "users.export": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3872,6 +4013,13 @@ export interface operations {
                 content: {
                     "text/csv": string;
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -3914,7 +4062,13 @@ export interface operations {
     "users.import": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3975,7 +4129,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4002,7 +4156,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4016,7 +4170,13 @@ export interface operations {
     "users.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4049,8 +4209,17 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4093,7 +4262,18 @@ export interface operations {
     "users.delete": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4144,8 +4324,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4158,7 +4356,18 @@ export interface operations {
     "users.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4206,6 +4415,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -4245,7 +4456,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4254,7 +4465,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4268,7 +4488,13 @@ export interface operations {
     "roles.list": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4296,6 +4522,13 @@ export interface operations {
                         }[];
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4338,7 +4571,13 @@ export interface operations {
     "roles.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4411,7 +4650,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4420,7 +4659,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4434,7 +4673,13 @@ export interface operations {
     "roles.permissions": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4453,6 +4698,13 @@ export interface operations {
                         }[];
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4495,7 +4747,13 @@ export interface operations {
     "roles.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4523,6 +4781,13 @@ export interface operations {
                         updated_at: string;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4565,7 +4830,18 @@ export interface operations {
     "roles.delete": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4616,8 +4892,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4630,7 +4924,18 @@ export interface operations {
     "roles.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4705,7 +5010,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4714,7 +5019,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4734,7 +5048,13 @@ export interface operations {
                 search?: string;
                 sort?: "name" | "created_at";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4756,6 +5076,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -4763,6 +5085,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4805,7 +5134,13 @@ export interface operations {
     "groups.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4834,6 +5169,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     } & {
                         members: {
                             uuid: string;
@@ -4880,7 +5217,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4889,7 +5226,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4903,7 +5240,13 @@ export interface operations {
     "groups.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4926,6 +5269,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     } & {
                         members: {
                             uuid: string;
@@ -4935,6 +5280,13 @@ export interface operations {
                         }[];
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4977,7 +5329,18 @@ export interface operations {
     "groups.delete": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -5028,12 +5391,50 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "groups.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -5064,6 +5465,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     } & {
                         members: {
                             uuid: string;
@@ -5110,7 +5513,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5119,7 +5522,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5133,7 +5545,13 @@ export interface operations {
     "settings.tenant.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5152,6 +5570,13 @@ export interface operations {
                         default_task_priority: "low" | "medium" | "high" | "urgent";
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5185,7 +5610,18 @@ export interface operations {
     "settings.tenant.put": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5250,7 +5686,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5264,7 +5718,13 @@ export interface operations {
     "settings.me.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5283,6 +5743,13 @@ export interface operations {
                         tasks_page_size: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5316,7 +5783,18 @@ export interface operations {
     "settings.me.put": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5372,8 +5850,365 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "tokens.list": {
+        parameters: {
+            query?: {
+                page?: number;
+                size?: number;
+                /** @description Include revoked and expired tokens */
+                revoked?: boolean;
+            };
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            uuid: string;
+                            name: string;
+                            scopes: string[];
+                            owner: {
+                                uuid: string;
+                                email: string;
+                            };
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            expires_at: string;
+                            /** Format: date-time */
+                            last_used_at: string | null;
+                            /** Format: date-time */
+                            revoked_at: string | null;
+                        }[];
+                        total: number;
+                        page: number;
+                        size: number;
+                        pages: number;
+                    };
+                };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "tokens.create": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example CI deploy notes */
+                    name: string;
+                    /**
+                     * @description Permissions the token may use: a subset of your own (more → 403)
+                     * @example [
+                     *       "TASK_VIEW",
+                     *       "TASK_ADD"
+                     *     ]
+                     */
+                    scopes: ("USER_VIEW" | "USER_ADD" | "USER_EDIT" | "USER_DELETE" | "USER_IMPORT" | "USER_EXPORT" | "ROLE_MANAGE" | "GROUP_MANAGE" | "LIST_MANAGE" | "TASK_VIEW" | "TASK_ADD" | "TASK_EDIT" | "TASK_DELETE" | "TASK_EXPORT" | "TAG_MANAGE" | "SETTINGS_MANAGE")[];
+                    /**
+                     * Format: date-time
+                     * @description In the future, at most 366 days ahead (default: 90 days from now)
+                     */
+                    expires_at?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        uuid: string;
+                        name: string;
+                        scopes: string[];
+                        owner: {
+                            uuid: string;
+                            email: string;
+                        };
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        expires_at: string;
+                        /** Format: date-time */
+                        last_used_at: string | null;
+                        /** Format: date-time */
+                        revoked_at: string | null;
+                    } & {
+                        /**
+                         * @description The token itself: shown once, never again (only its SHA-256 is stored)
+                         * @example tnt_3q2-7wEXAMPLEq8Zk1bP0o9sV4yT6rU2nM5cL7dH1fG
+                         */
+                        token: string;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "tokens.revoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5393,7 +6228,13 @@ export interface operations {
                 /** @description Include archived lists */
                 archived?: boolean;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5420,6 +6261,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -5427,6 +6270,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5478,7 +6328,13 @@ export interface operations {
     "lists.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5513,6 +6369,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -5552,7 +6410,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5575,7 +6442,13 @@ export interface operations {
     "lists.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -5603,8 +6476,17 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5656,7 +6538,18 @@ export interface operations {
     "lists.delete": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -5687,6 +6580,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         } | null;
                     };
                 };
@@ -5727,6 +6622,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -5741,7 +6663,18 @@ export interface operations {
     "lists.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -5781,6 +6714,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -5820,7 +6755,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5864,7 +6817,13 @@ export interface operations {
                 sort?: "created_at" | "due_at" | "priority" | "title" | "position";
                 order?: "asc" | "desc";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5907,6 +6866,7 @@ export interface operations {
                             updated_at: string;
                             /** Format: date-time */
                             deleted_at: string | null;
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -5914,6 +6874,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5951,7 +6918,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5974,7 +6941,13 @@ export interface operations {
     "tasks.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6033,6 +7006,7 @@ export interface operations {
                         updated_at: string;
                         /** Format: date-time */
                         deleted_at: string | null;
+                        version: number;
                     };
                 };
             };
@@ -6072,7 +7046,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6102,7 +7085,13 @@ export interface operations {
                 /** @description A list uuid, or `inbox` */
                 list?: string | "inbox";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6138,6 +7127,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
                 headers: {
@@ -6174,7 +7170,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6214,7 +7210,13 @@ export interface operations {
                 /** @description true: the trash (soft-deleted tasks) instead */
                 deleted?: boolean;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6228,6 +7230,13 @@ export interface operations {
                 content: {
                     "text/csv": string;
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -6265,7 +7274,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6279,7 +7288,13 @@ export interface operations {
     "tasks.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6323,69 +7338,12 @@ export interface operations {
                         updated_at: string;
                         /** Format: date-time */
                         deleted_at: string | null;
+                        version: number;
                     };
                 };
             };
-            /** @description Bad input: validation errors are listed in `errors` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No bearer token, or an invalid, expired or revoked one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "tasks.delete": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                uuid: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Default Response */
-            204: {
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6438,10 +7396,124 @@ export interface operations {
             };
         };
     };
+    "tasks.delete": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "tasks.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6503,6 +7575,7 @@ export interface operations {
                         updated_at: string;
                         /** Format: date-time */
                         deleted_at: string | null;
+                        version: number;
                     };
                 };
             };
@@ -6542,7 +7615,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6565,7 +7656,13 @@ export interface operations {
     "tasks.restore": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6609,6 +7706,7 @@ export interface operations {
                         updated_at: string;
                         /** Format: date-time */
                         deleted_at: string | null;
+                        version: number;
                     };
                 };
             };
@@ -6648,6 +7746,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -6665,7 +7781,13 @@ export interface operations {
                 page?: number;
                 size?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6699,6 +7821,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -6753,7 +7882,13 @@ export interface operations {
                 page?: number;
                 size?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6781,6 +7916,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -6788,6 +7925,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -6839,7 +7983,13 @@ export interface operations {
     "comments.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6872,6 +8022,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -6911,6 +8063,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -6925,7 +8095,18 @@ export interface operations {
     "comments.delete": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6976,6 +8157,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -6990,7 +8198,18 @@ export interface operations {
     "comments.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -7023,6 +8242,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -7062,6 +8283,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -7081,7 +8329,13 @@ export interface operations {
                 order?: "asc" | "desc";
                 search?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7104,6 +8358,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -7111,6 +8367,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -7162,7 +8425,13 @@ export interface operations {
     "tags.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7192,6 +8461,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -7231,8 +8502,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7257,7 +8537,18 @@ export interface operations {
                 /** @description Unlink the tag from its tasks first */
                 force?: boolean;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -7308,8 +8599,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7331,7 +8640,18 @@ export interface operations {
     "tags.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -7363,6 +8683,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -7402,8 +8724,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
