@@ -14,7 +14,7 @@ import { registerErrorHandling } from './http/error-handler.ts';
 import { openapiTransform } from './http/openapi.ts';
 import { type OverloadLimits, overloadProtection } from './http/overload.ts';
 import { ProblemSchema, problems } from './http/problem.ts';
-import { clientErrorHandler, requestIdOf, requestInput } from './http/request-input.ts';
+import { clientErrorHandler, parseQueryString, requestIdOf, requestInput } from './http/request-input.ts';
 import { validatorFactory } from './http/validation.ts';
 import { webApp } from './http/web-app.ts';
 import { jobsPlugin } from './jobs/jobs-plugin.ts';
@@ -83,7 +83,8 @@ export async function buildApp(core: Core, options: AppOptions = {}): Promise<Ap
     genReqId: requestIdOf,
     // Refusals of Node's HTTP parser (431, 408, 400) as problem+json (request-input.ts).
     clientErrorHandler,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Strict UTF-8 query strings (request-input.ts).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200, querystringParser: parseQueryString },
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
     // Stop keep-alive sockets promptly on close so SIGTERM shutdown does not wait for idle clients.
     forceCloseConnections: 'idle',

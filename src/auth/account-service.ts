@@ -21,6 +21,7 @@ import { deriveTenantId } from '../tenancy/tenant-id.ts';
 import type { TenantContext } from '../tenancy/tenant-plugin.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { BackgroundTasks } from './background.ts';
+import { rateLimitAddress } from './client-address.ts';
 import { CredentialsRepository } from './credentials-repository.ts';
 import { DirectoryRepository, type DirectoryWork } from './directory.ts';
 import { OneTimeTokens } from './one-time-tokens.ts';
@@ -80,7 +81,7 @@ export class AccountService {
     const email = normalizeEmail(input.email);
     const { limiter, limits } = this.deps;
     await limiter.consume([
-      [`register:ip:${client.ip}`, limits.registerPerIp],
+      [`register:ip:${rateLimitAddress(client.ip)}`, limits.registerPerIp],
       [`register:email:${email}`, limits.registerPerEmail],
     ]);
     assertPassword(input.password, email);
@@ -151,10 +152,10 @@ export class AccountService {
     // Failures are counted per (e-mail, address), per address and per e-mail (issue 14): a wrong password
     // locks only its pair, so nobody can lock the owner out from elsewhere by guessing. Counted before
     // the check (concurrent guesses cannot overrun a budget) and taken back when it was no failure.
-    const pair = `login:pair:${email} ${client.ip}`;
+    const pair = `login:pair:${email} ${rateLimitAddress(client.ip)}`;
     const checks: RateCheck[] = [
       [pair, limits.loginPerEmailAndIp],
-      [`login:ip:${client.ip}`, limits.loginPerIp],
+      [`login:ip:${rateLimitAddress(client.ip)}`, limits.loginPerIp],
       [`login:email:${email}`, limits.loginPerEmail],
     ];
     await limiter.consume(checks);
@@ -236,7 +237,7 @@ export class AccountService {
     const email = normalizeEmail(emailInput);
     const { limiter, limits } = this.deps;
     await limiter.consume([
-      [`reset:ip:${client.ip}`, limits.resetPerIp],
+      [`reset:ip:${rateLimitAddress(client.ip)}`, limits.resetPerIp],
       [`reset:email:${email}`, limits.resetPerEmail],
     ]);
     this.deps.background.run('password-reset-mail', async () => {
@@ -274,7 +275,7 @@ export class AccountService {
     const email = normalizeEmail(emailInput);
     const { limiter, limits } = this.deps;
     await limiter.consume([
-      [`resend:ip:${client.ip}`, limits.resendPerIp],
+      [`resend:ip:${rateLimitAddress(client.ip)}`, limits.resendPerIp],
       [`resend:email:${email}`, limits.resendPerEmail],
     ]);
     this.deps.background.run('verification-mail', async () => {
@@ -333,7 +334,9 @@ export class AccountService {
     client: ClientInfo,
     work: (db: AccountDb, tenantId: string, userId: string) => Promise<T>,
   ): Promise<T> {
-    await this.deps.limiter.consume([[`token:ip:${client.ip}`, this.deps.limits.tokenPerIp]]);
+    await this.deps.limiter.consume([
+      [`token:ip:${rateLimitAddress(client.ip)}`, this.deps.limits.tokenPerIp],
+    ]);
     const parsed = parseTenantToken(token);
     const tenant = parsed ? await this.deps.openTenant(parsed.tenantId, client) : null;
     if (!parsed || !tenant) throw problems.badRequest(BAD_LINK);

@@ -46,7 +46,7 @@ export interface Selection {
 export function selectBackup(entries: BackupEntry[], selection: Selection): BackupEntry {
   if (selection.file !== undefined) {
     const found = entries.find((entry) => entry.object === selection.file);
-    if (!found) throw new BackupError(`backup ${selection.file} was not found (see --action list)`);
+    if (!found) throw new BackupError(`backup ${selection.file} was not found (see --action list)`, 'usage');
     if (selection.tenant !== undefined && found.tenant !== selection.tenant) {
       throw new BackupError(
         `${found.object} is ${found.tenant ? `a backup of tenant ${found.tenant}` : 'a whole-database backup'}, not of tenant ${selection.tenant}`,
@@ -68,6 +68,7 @@ export function selectBackup(entries: BackupEntry[], selection: Selection): Back
     `no complete ${kind} backup of database ${selection.database} on ${date} (UTC)` +
       (others.length > 0 ? `; that day has: ${others.join(', ')} (restore one with --file NAME)` : '') +
       ' — see --action list for the available dates',
+    'usage',
   );
 }
 

@@ -12,7 +12,11 @@ export const EXIT = {
   OK: 0,
   /** Something failed (a migration, a tenant, a backup) or `check` found work to do. */
   FAILED: 1,
-  /** Bad arguments or configuration. */
+  /**
+   * Bad arguments or configuration, including an argument that names nothing: a tenant, domain, job or
+   * backup that does not exist is 2 in every command group (something that exists but cannot be done
+   * now — taken, running, already there — is 1).
+   */
   USAGE: 2,
   /** The database holds revisions this code does not know (database newer than code). */
   DATABASE_AHEAD: 3,

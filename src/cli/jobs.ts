@@ -7,6 +7,7 @@
  * failed for good — e.g. an e-mail the mail server kept refusing).
  */
 import type { Core } from '../core.ts';
+import type { AnyDb } from '../db/hosts.ts';
 import {
   cancelQueueJob,
   listQueueJobs,
@@ -44,7 +45,7 @@ Commands:
   retry  <id>               a queue job: run now with its attempts reset; a fleet job: resume (halted/failed)
   cancel <id>               a queue job: delete it unless running; a fleet job: stop between tenants
 
-Exit codes: 0 ok, 1 not found or not possible, 2 bad arguments.
+Exit codes: 0 ok, 1 not possible (running), 2 bad arguments or no such job.
 `;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -60,8 +61,15 @@ function jobId(positionals: string[]): { kind: 'fleet' | 'queue'; id: string } {
 
 function fleetError(error: unknown): never {
   if (error instanceof FleetJobError)
-    throw new CliError(error.message, error.kind === 'bad_request' ? EXIT.USAGE : EXIT.FAILED);
+    throw new CliError(error.message, error.kind === 'conflict' ? EXIT.FAILED : EXIT.USAGE);
   throw error;
+}
+
+/** Why a queue job could not be retried or cancelled: gone (2, as every "no such thing") or running (1). */
+async function notPossible(db: AnyDb, id: string): Promise<CliError> {
+  return (await showQueueJob(db, id))
+    ? new CliError(`job ${id} is running: wait for it to finish`, EXIT.FAILED)
+    : new CliError(`job ${id} does not exist (a queue job that succeeded is deleted)`, EXIT.USAGE);
 }
 
 async function list(argv: string[]): Promise<number> {
@@ -132,7 +140,8 @@ async function show(argv: string[]): Promise<number> {
   return withCore(async (core) => {
     const db = core.hosts.db();
     const job = kind === 'fleet' ? await fleetJobView(db, id) : await showQueueJob(db, id);
-    if (!job) throw new CliError(`job ${id} does not exist (a queue job that succeeded is deleted)`);
+    if (!job)
+      throw new CliError(`job ${id} does not exist (a queue job that succeeded is deleted)`, EXIT.USAGE);
     print(JSON.stringify(job, null, 2));
     return EXIT.OK;
   });
@@ -148,7 +157,7 @@ async function retry(argv: string[]): Promise<number> {
       print(`fleet job ${id} resumed`);
       return EXIT.OK;
     }
-    if (!(await retryQueueJob(db, id))) throw new CliError(`job ${id} does not exist or is running`);
+    if (!(await retryQueueJob(db, id))) throw await notPossible(db, id);
     print(`job ${id} will run now`);
     return EXIT.OK;
   });
@@ -168,7 +177,7 @@ async function cancel(argv: string[]): Promise<number> {
       );
       return EXIT.OK;
     }
-    if (!(await cancelQueueJob(db, id))) throw new CliError(`job ${id} does not exist or is running`);
+    if (!(await cancelQueueJob(db, id))) throw await notPossible(db, id);
     print(`job ${id} deleted`);
     return EXIT.OK;
   });

@@ -1,7 +1,7 @@
 /**
  * `tenantry tenants domains add|remove|list <id> [<domain>]` — the Host names that route to a tenant
  * (issue 21). Same rules as `POST/DELETE /cc/tenants/{id}/domains`; running servers learn each change
- * through LISTEN/NOTIFY at commit. Exit codes: 0 ok, 1 failed (taken, not found), 2 bad arguments.
+ * through LISTEN/NOTIFY at commit. Exit codes: 0 ok, 1 failed (taken), 2 bad arguments or no such tenant or domain.
  */
 import type { Core } from '../core.ts';
 import { InvalidDomainError } from '../tenancy/domain-name.ts';
@@ -24,12 +24,9 @@ A domain belongs to one tenant at most; a tenant may have several.
 
 function domainError(error: unknown): unknown {
   if (error instanceof InvalidDomainError) return new CliError(error.message, EXIT.USAGE);
-  if (
-    error instanceof DomainTakenError ||
-    error instanceof DomainNotFoundError ||
-    error instanceof TenantNotFoundError
-  )
-    return new CliError(error.message, EXIT.FAILED);
+  if (error instanceof DomainNotFoundError || error instanceof TenantNotFoundError)
+    return new CliError(error.message, EXIT.USAGE);
+  if (error instanceof DomainTakenError) return new CliError(error.message, EXIT.FAILED);
   return error;
 }
 

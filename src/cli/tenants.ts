@@ -5,7 +5,7 @@
  *                                           [--db-host h]   (the predecessor's host= is the tenant's domain)
  *
  * Creation is one transaction on the tenant's host (schema + every migration + registry row): a process
- * killed half-way leaves nothing. Exit codes: 0 ok, 1 failed (exists, not found), 2 bad arguments.
+ * killed half-way leaves nothing. Exit codes: 0 ok, 1 failed (exists), 2 bad arguments or no such tenant.
  */
 import type { Core } from '../core.ts';
 import { UnknownHostError } from '../db/hosts.ts';
@@ -40,7 +40,7 @@ Commands:
   domains add|remove|list <id> [<d>]     the Host names routed to a tenant
 
 Run "tenantry tenants <command> --help" for details.
-Exit codes: 0 ok, 1 failed (exists, not found, migration failed), 2 bad arguments.
+Exit codes: 0 ok, 1 failed (exists, migration failed), 2 bad arguments or no such tenant.
 `,
   create: `Usage: tenantry tenants create --name <company> [--schema <id>] [--domain <d>]… [--db-host <host>] [--json]
 
@@ -107,12 +107,9 @@ function summary(core: Core, row: TenantRow, domains: string[]) {
 
 /** Domain errors → messages and exit codes scripts can rely on. */
 function cliErrorOf(error: unknown): unknown {
-  if (
-    error instanceof TenantExistsError ||
-    error instanceof TenantNotFoundError ||
-    error instanceof DomainTakenError
-  )
+  if (error instanceof TenantExistsError || error instanceof DomainTakenError)
     return new CliError(error.message, EXIT.FAILED);
+  if (error instanceof TenantNotFoundError) return new CliError(error.message, EXIT.USAGE);
   if (error instanceof UnknownHostError)
     return new CliError(`${error.message} (configure it in TENANT_DATABASE_URLS)`, EXIT.USAGE);
   if (error instanceof MigrationFailedError) return new CliError(error.message, EXIT.FAILED);

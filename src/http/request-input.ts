@@ -7,6 +7,9 @@
  *  - an EMPTY body sent with `content-type: application/json` is no body: many HTTP clients send that
  *    header on every request, and DELETE or `POST /tasks/{uuid}/restore` take none. A route that needs a
  *    body still answers 400 from its schema ("body must be object");
+ *  - query strings are decoded as strict UTF-8 too: a percent-encoded byte sequence that is not UTF-8
+ *    (`%FF`, an encoded surrogate `%ED%A0%80`) is a 400 naming the parameter — Fastify's default parser
+ *    keeps such a value as its raw `%…` text, so `?search=%FF` searched for the three characters `%FF`;
  *  - a `tenant` or `Authorization` header sent twice is ambiguous (Node joins duplicate `tenant`s with
  *    ", " and silently keeps the first `Authorization`): 400 saying so;
  *  - `X-Request-Id` is echoed and logged only when it is a short token of safe characters; anything else
@@ -61,6 +64,45 @@ export function loneSurrogatePath(value: unknown, path = ''): string | undefined
   return undefined;
 }
 
+/** Set (as a symbol, invisible to schemas) on a parsed query whose text was not valid UTF-8. */
+const INVALID_QUERY = Symbol('tenantry.invalidQueryParameter');
+type ParsedQuery = Record<string, unknown> & { [INVALID_QUERY]?: string };
+
+function decodeComponent(text: string): string | undefined {
+  if (!text.includes('%') && !text.includes('+')) return text;
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return undefined; // URIError: not UTF-8 (or a stray '%')
+  }
+}
+
+/**
+ * Fastify's `querystringParser`: `a=1&a=2&b` → `{ a: ['1', '2'], b: '' }` as its default parser does,
+ * but strict about UTF-8. A router-level parser cannot answer 400 itself, so the first bad parameter is
+ * recorded on the result and the onRequest hook below refuses the request.
+ */
+export function parseQueryString(text: string): ParsedQuery {
+  const query: ParsedQuery = Object.create(null);
+  if (text === '') return query;
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const equals = pair.indexOf('=');
+    const rawKey = equals === -1 ? pair : pair.slice(0, equals);
+    const key = decodeComponent(rawKey);
+    const value = decodeComponent(equals === -1 ? '' : pair.slice(equals + 1));
+    if (key === undefined || value === undefined) {
+      query[INVALID_QUERY] ??= key ?? rawKey;
+      continue;
+    }
+    const existing = query[key];
+    if (existing === undefined) query[key] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else query[key] = [existing, value];
+  }
+  return query;
+}
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 export const requestInput = fp(
@@ -91,6 +133,12 @@ export const requestInput = fp(
     });
 
     app.addHook('onRequest', async (request) => {
+      const invalid = (request.query as ParsedQuery | undefined)?.[INVALID_QUERY];
+      if (invalid !== undefined)
+        throw problems.badRequest(
+          `The query parameter "${invalid}" is not valid UTF-8 once percent-decoded`,
+          [{ path: `/query/${invalid}`, message: 'must be percent-encoded UTF-8' }],
+        );
       const repeated = repeatedHeader(request.raw);
       if (repeated)
         throw problems.badRequest(

@@ -35,6 +35,9 @@ declare module 'fastify' {
 }
 
 /** Cron schedules (UTC). Each tick is one job for the whole fleet of processes. */
+/** pg_stat_activity.application_name of the job runner's connections. */
+export const JOB_RUNNER_APPLICATION_NAME = 'tenantry-jobs';
+
 export const SCHEDULES: CronTask[] = [
   { task: PRUNE_AUTH_TASK, pattern: '17 * * * *' },
   { task: PRUNE_IDEMPOTENCY_TASK, pattern: '23 * * * *' },
@@ -89,7 +92,13 @@ export const jobsPlugin = fp(
         log.error('the job queue schema is missing (migrate the public schema); background jobs are not run');
         return;
       }
-      pool = new pg.Pool({ connectionString: core.hosts.url(DEFAULT_HOST), max: config.jobsConcurrency + 2 });
+      // Named apart from request connections so operators (and tests counting a request's queries) can
+      // tell the job runner's polling and heartbeats from request traffic in pg_stat_activity.
+      pool = new pg.Pool({
+        connectionString: core.hosts.url(DEFAULT_HOST),
+        max: config.jobsConcurrency + 2,
+        application_name: JOB_RUNNER_APPLICATION_NAME,
+      });
       // A connection lost while idle (database restarted) must not crash the process; the runner
       // reconnects (graphile-worker also checks both handlers exist).
       pool.on('error', () => {});

@@ -18,14 +18,21 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { Core } from '../core.ts';
 import { DEFAULT_HOST } from '../db/hosts.ts';
 import { problems } from '../http/problem.ts';
+import { queueStats } from '../jobs/admin.ts';
+import type { RunObservation } from '../migrations/runner.ts';
 import { bearerMatcher } from '../routes/cc/admin-auth.ts';
 
 /** Seconds; from a cached read (~1 ms) to the 30 s request limit. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** Tenants per host, status and migration status, and how many active ones are not at the code head. */
+/**
+ * Tenants per host, status and migration status, and how many active ones are behind the code head: at
+ * a known revision before it (or none yet) and not pinned there by a deliberate downgrade. A tenant at a
+ * revision this code does not know is ahead of it, not behind.
+ */
 async function registryCounts(core: Core) {
-  const head = core.tenantRunner.set.head;
+  const { set } = core.tenantRunner;
+  const beforeHead = set.migrations.slice(0, -1).map((m) => m.revision);
   const { rows } = await sql<{
     host: string;
     status: string;
@@ -34,7 +41,8 @@ async function registryCounts(core: Core) {
     behind: number;
   }>`
     SELECT host, status, migration_status, count(*)::int AS n,
-           (count(*) FILTER (WHERE status = 'active' AND revision IS DISTINCT FROM ${head}))::int AS behind
+           (count(*) FILTER (WHERE status = 'active' AND pinned_at IS NULL
+                               AND (revision IS NULL OR revision = ANY(${beforeHead}::text[]))))::int AS behind
     FROM public.tenants GROUP BY host, status, migration_status`.execute(core.hosts.db(DEFAULT_HOST));
   return rows;
 }
@@ -106,15 +114,34 @@ function metricsSet(core: Core) {
   );
   const behind = registryGauge(
     'tenantry_tenants_behind_head',
-    'Active tenants whose recorded revision is not the code head, per database host',
+    'Active tenants at a revision before the code head and not pinned there, per database host',
     ['host'],
   );
   const scrapeSeconds = registryGauge(
     'tenantry_registry_scrape_seconds',
     'Time the last scrape spent reading the tenant registry',
   );
+  const jobs = registryGauge(
+    'tenantry_jobs',
+    'Jobs of the queue: pending (due or scheduled), running, failed for good (attempts used up)',
+    ['state'],
+  );
+  const oldestPending = registryGauge(
+    'tenantry_jobs_oldest_pending_age_seconds',
+    'How long the oldest due job has waited (0 when none is due): a stalled or too small runner',
+  );
+  async function refreshQueueGauges(): Promise<void> {
+    // A database without the queue's schema yet (public migrations not run) leaves these unset.
+    const stats = await queueStats(core.hosts.db(DEFAULT_HOST)).catch(() => undefined);
+    if (!stats) return;
+    jobs.set({ state: 'pending' }, stats.pending);
+    jobs.set({ state: 'running' }, stats.running);
+    jobs.set({ state: 'failed' }, stats.failed);
+    oldestPending.set(stats.oldest_pending_age_s ?? 0);
+  }
   async function refreshRegistryGauges(): Promise<void> {
     const started = performance.now();
+    await refreshQueueGauges();
     try {
       const rows = await registryCounts(core);
       tenants.reset();
@@ -132,7 +159,23 @@ function metricsSet(core: Core) {
     scrapeSeconds.set((performance.now() - started) / 1000);
   }
 
-  return { registry, httpDuration, rateLimited, loginFailures, shed };
+  const migrationDuration = new Histogram({
+    name: 'tenantry_migration_duration_seconds',
+    help: 'Migration runs of this process (on demand, fleet jobs, creation) by set, direction and outcome',
+    labelNames: ['set', 'direction', 'outcome'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const observeRun = (run: RunObservation) => {
+    if (run.dryRun) return;
+    migrationDuration.observe({ set: run.set, direction: run.direction, outcome: run.outcome }, run.seconds);
+  };
+  const stopObserving = [core.tenantRunner.observe(observeRun), core.publicRunner.observe(observeRun)];
+  const close = () => {
+    for (const stop of stopObserving) stop();
+  };
+
+  return { registry, httpDuration, rateLimited, loginFailures, shed, close };
 }
 
 /** The route template a request matched, or a fixed label for requests that matched none. */
@@ -145,6 +188,7 @@ export const metricsPlugin = fp(
     const { token } = options;
     if (!token) return;
     const set = metricsSet(options.core);
+    app.addHook('onClose', async () => set.close());
 
     app.addHook('onResponse', async (request, reply) => {
       const route = routeOf(request);

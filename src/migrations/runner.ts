@@ -207,14 +207,66 @@ function whole(value: number): string {
   return String(value);
 }
 
+/** One finished upgrade or downgrade run, for observers such as the metrics (src/metrics/metrics.ts). */
+export interface RunObservation {
+  set: MigrationSet['name'];
+  direction: 'upgrade' | 'downgrade';
+  /** `applied`: revisions ran; `nothing`: already there; `failed`: refused or rolled back. */
+  outcome: 'applied' | 'nothing' | 'failed';
+  dryRun: boolean;
+  seconds: number;
+}
+
+type UpgradeOptions = Parameters<MigrationRunner['runUpgrade']>[1];
+type DowngradeOptions = Parameters<MigrationRunner['runDowngrade']>[1];
+
 export class MigrationRunner {
   private readonly options: Required<RunnerOptions>;
+  private readonly observers = new Set<(run: RunObservation) => void>();
 
   constructor(
     readonly set: MigrationSet,
     options: RunnerOptions = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
+  }
+
+  /** Calls `observer` after every upgrade and downgrade run; returns the function that stops it. */
+  observe(observer: (run: RunObservation) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  /** `run`'s result, told to the observers with its duration and outcome. */
+  private async observed(
+    direction: RunObservation['direction'],
+    dryRun: boolean,
+    run: () => Promise<RunResult>,
+  ): Promise<RunResult> {
+    const started = performance.now();
+    const tell = (outcome: RunObservation['outcome']) => {
+      const seconds = (performance.now() - started) / 1000;
+      for (const observer of this.observers)
+        observer({ set: this.set.name, direction, outcome, dryRun, seconds });
+    };
+    try {
+      const result = await run();
+      tell(result.steps.length > 0 ? 'applied' : 'nothing');
+      return result;
+    } catch (error) {
+      tell('failed');
+      throw error;
+    }
+  }
+
+  /** Applies revisions up to `to` (default head) in one locked transaction; see `runUpgrade`. */
+  async upgrade(target: SchemaTarget, options: UpgradeOptions = {}): Promise<RunResult> {
+    return this.observed('upgrade', options.dryRun ?? false, () => this.runUpgrade(target, options));
+  }
+
+  /** Reverts revisions in one locked transaction; see `runDowngrade`. */
+  async downgrade(target: SchemaTarget, options: DowngradeOptions): Promise<RunResult> {
+    return this.observed('downgrade', options.dryRun ?? false, () => this.runDowngrade(target, options));
   }
 
   /** Runs `work` in one locked transaction on one connection; commits unless `rollback`. */
@@ -395,7 +447,7 @@ export class MigrationRunner {
    * Applies every pending revision up to `target` (default head) in one transaction. With `dryRun` the
    * DDL really executes and is then rolled back: nothing stays, not even a new schema.
    */
-  async upgrade(
+  private async runUpgrade(
     target: SchemaTarget,
     options: {
       to?: string;
@@ -503,7 +555,7 @@ export class MigrationRunner {
    * stays applied, or `base` for everything). A downgrade that would drop tables or columns holding rows
    * is refused (DataLossError, nothing changed) unless `allowDataLoss`; a dry run reports them in `drops`.
    */
-  async downgrade(
+  private async runDowngrade(
     target: SchemaTarget,
     options: {
       steps?: number;

@@ -3,8 +3,10 @@
  * and per e-mail, in PostgreSQL so that every process on the database counts together; a wrong password
  * locks only its pair; TRUST_PROXY decides which address is the client's.
  */
+import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
+import { rateLimitAddress } from '../../src/auth/client-address.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import {
   type AccountsApp,
@@ -109,6 +111,38 @@ describe('login lockout', () => {
     // With counts per process each instance had seen only 5 failures and answered 401 here.
     expect((await attempt(app, email, 'wrong password', ip)).statusCode).toBe(429);
     expect((await attempt(second.app, email, 'wrong password', ip)).statusCode).toBe(429);
+  });
+});
+
+describe('IPv6 clients are counted per /64', () => {
+  it('the addresses of one /64 share one pair budget; another /64 does not', async () => {
+    const prefix = `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
+    for (let i = 0; i < 10; i++) {
+      // A client rotating its interface id on every try (privacy extensions, or on purpose).
+      const answer = await attempt(
+        app,
+        owner.email,
+        `wrong ${i}`,
+        `${prefix}:${randomBytes(2).toString('hex')}::${i + 1}`,
+      );
+      expect(answer.statusCode).toBe(401);
+    }
+    expect((await attempt(app, owner.email, PASSWORD, `${prefix}::abcd`)).statusCode).toBe(429);
+    expect(
+      (await attempt(app, owner.email, PASSWORD, `2001:db8:ffff:${randomBytes(2).toString('hex')}::1`))
+        .statusCode,
+    ).toBe(200);
+  });
+
+  it('rateLimitAddress: /64 for IPv6, the IPv4 address for IPv4 and IPv4-mapped IPv6', () => {
+    expect(rateLimitAddress('203.0.113.7')).toBe('203.0.113.7');
+    expect(rateLimitAddress('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(rateLimitAddress('::ffff:cb00:7107')).toBe('203.0.113.7');
+    expect(rateLimitAddress('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(rateLimitAddress('2001:0db8:0001:0002::9')).toBe('2001:db8:1:2::/64');
+    expect(rateLimitAddress('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(rateLimitAddress('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(rateLimitAddress('::1')).toBe('0:0:0:0::/64');
   });
 });
 

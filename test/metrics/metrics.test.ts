@@ -3,6 +3,7 @@
  * gauges read from the pools and the tenant registry when scraped.
  */
 import { readFileSync } from 'node:fs';
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { accountsApp, PASSWORD } from '../accounts/helpers.ts';
 import { testApp } from '../helpers/core.ts';
@@ -93,6 +94,46 @@ describe('GET /metrics', () => {
       0,
     );
     expect(text).toContain('tenantry_process_resident_memory_bytes');
+    // The sign-up created a tenant schema: one applied upgrade of the tenant set, timed.
+    expect(
+      sample(text, 'tenantry_migration_duration_seconds_count', {
+        set: 'tenant',
+        direction: 'upgrade',
+        outcome: 'applied',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    for (const state of ['pending', 'running', 'failed']) {
+      expect(sample(text, 'tenantry_jobs', { state })).toBeGreaterThanOrEqual(0);
+    }
+    expect(sample(text, 'tenantry_jobs_oldest_pending_age_seconds', {})).toBeGreaterThanOrEqual(0);
+  });
+
+  it('counts as behind head only tenants at a known earlier revision that are not pinned', async () => {
+    const context = await accountsApp({ env: { METRICS_TOKEN } });
+    const { app } = context;
+    const { tenant } = await tenantWithUsers(context);
+    const db = app.core.hosts.db('default');
+    const { set } = app.core.tenantRunner;
+    const behindNow = async () =>
+      sample(
+        (await app.inject({ method: 'GET', url: '/metrics', headers: SCRAPE })).body,
+        'tenantry_tenants_behind_head',
+        { host: 'default' },
+      );
+    const record = (revision: string | null, pinned: boolean) =>
+      sql`UPDATE public.tenants SET revision = ${revision}, pinned_at = ${pinned ? sql`now()` : null}
+          WHERE tenant_id = ${tenant}`.execute(db);
+    const before = await behindNow();
+    try {
+      await record(set.migrations[0]!.revision, false);
+      expect(await behindNow()).toBe(before! + 1);
+      await record(set.migrations[0]!.revision, true); // downgraded on purpose
+      expect(await behindNow()).toBe(before);
+      await record('ffffffffffff', false); // ahead of this code
+      expect(await behindNow()).toBe(before);
+    } finally {
+      await record(set.head, false);
+    }
   });
 
   it('still answers while the registry cannot be read, saying so', async () => {
