@@ -29,8 +29,10 @@ import type {
 } from 'fastify';
 import fp from 'fastify-plugin';
 import { problems } from '../http/problem.ts';
+import { safeWrites } from '../http/safe-writes.ts';
 import { withTenant } from '../tenancy/tenant-plugin.ts';
-import { isRouteAccess, type Permission, PUBLIC, type RouteAccess } from './permissions.ts';
+import { authenticateApiToken, isApiToken } from './api-tokens.ts';
+import { AUTHENTICATED, isRouteAccess, type Permission, PUBLIC, type RouteAccess } from './permissions.ts';
 import type { Principal, PrincipalRole, PrincipalSession, PrincipalUser } from './principal.ts';
 import { bearerToken } from './tokens.ts';
 
@@ -127,14 +129,27 @@ export const authGuard = fp(
       }
     });
 
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       const access = request.routeOptions.config.permission;
       if (access === PUBLIC) return;
       const token = bearerToken(request.headers.authorization);
       if (!token) throw problems.unauthorized();
-      const principal = await app.accounts.principals.authenticate(request.tenant, token);
+      // API tokens (tnt_…) are looked up each time (src/auth/api-tokens.ts); sessions go through the
+      // principal cache (src/auth/principal-cache.ts).
+      const principal = isApiToken(token)
+        ? await authenticateApiToken(request.tenant.db, token)
+        : await app.accounts.principals.authenticate(request.tenant, token);
       if (!principal) throw problems.unauthorized('The bearer token is invalid, expired or revoked');
       request[principalSlot] = principal;
+      if (principal.apiToken) {
+        // Request logs name the token (issue 19): who did it, through which integration.
+        request.log = request.log.child({ api_token: principal.apiToken.name });
+        reply.log = request.log;
+        if (access === AUTHENTICATED)
+          throw problems.forbidden(
+            'API tokens can only call routes that need a permission within their scopes; sign in for this one',
+          );
+      }
       if (access !== undefined && access !== 'authenticated-only' && !principal.permissions.has(access)) {
         throw problems.forbidden(`This needs the permission ${access}`);
       }
@@ -151,6 +166,8 @@ export function withAuth<
 >(routes: FastifyPluginAsync<Options, Server, Provider>): FastifyPluginAsync<Options, Server, Provider> {
   return withTenant<Options, Server, Provider>(async (scope, options) => {
     await scope.register(authGuard);
+    // Idempotency-Key and ETag / If-None-Match on every tenant route (issue 19).
+    await scope.register(safeWrites);
     await scope.register(routes, options);
   });
 }

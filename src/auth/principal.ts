@@ -27,8 +27,17 @@ export interface PrincipalSession {
   expires_at: Date;
 }
 
+/** The API token a request was authenticated with (src/auth/api-tokens.ts). */
+export interface PrincipalApiToken {
+  id: string;
+  uuid: string;
+  name: string;
+}
+
 export interface Principal {
   session: PrincipalSession;
+  /** Set when the bearer was a scoped API token rather than a session; `permissions` are then scoped. */
+  apiToken?: PrincipalApiToken;
   user: PrincipalUser;
   role: PrincipalRole;
   permissions: ReadonlySet<Permission>;

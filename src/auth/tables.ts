@@ -32,6 +32,8 @@ export interface UsersTable {
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
   deleted_at: NullableTimestamp;
+  /** Row version, bumped by a trigger on every update (tenant revision 549b9b3f0a9b): the ETag. */
+  version: ColumnType<number, never, never>;
 }
 
 export interface RolesTable {
@@ -87,6 +89,8 @@ export interface GroupsTable {
   description: Generated<string>;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
+  /** Row version, bumped by a trigger on every update (tenant revision 549b9b3f0a9b): the ETag. */
+  version: ColumnType<number, never, never>;
 }
 
 export interface GroupMembersTable {

@@ -28,7 +28,8 @@ export function issueSessionToken(): IssuedToken {
 /** The token of an `Authorization: Bearer …` header, or null for anything malformed (→ 401). */
 export function bearerToken(header: string | undefined): string | null {
   if (typeof header !== 'string') return null;
-  const match = /^Bearer ([A-Za-z0-9_-]{43})$/i.exec(header.trim());
+  // A session token, or an API token (`tnt_` + the same 43 characters, src/auth/api-tokens.ts).
+  const match = /^Bearer ((?:tnt_)?[A-Za-z0-9_-]{43})$/i.exec(header.trim());
   return match ? match[1]! : null;
 }
 

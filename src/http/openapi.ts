@@ -38,9 +38,10 @@ const ERROR_MEANINGS: Record<string, string> = {
   401: 'No bearer token, or an invalid, expired or revoked one',
   403: 'The role lacks the permission this operation needs, or the account or tenant is not allowed',
   404: 'Not found (also for ids of another tenant, and for an unknown tenant)',
-  409: 'Conflict with the current state (e.g. a name or e-mail already in use)',
+  409: 'Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running',
+  412: 'If-Match no longer matches: the resource changed; the `ETag` header names its current version',
   413: 'The body is too large',
-  422: 'The request is well-formed but breaks a rule (e.g. an id that does not exist here)',
+  422: 'The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request',
   429: 'Rate limited: retry after `Retry-After` seconds',
   503: 'Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds',
 };

@@ -15,6 +15,7 @@ export const ErrorCode = {
   HeadersTooLarge: 'headers-too-large',
   Conflict: 'conflict',
   Gone: 'gone',
+  PreconditionFailed: 'precondition-failed',
   PayloadTooLarge: 'payload-too-large',
   UnsupportedMediaType: 'unsupported-media-type',
   Unprocessable: 'unprocessable',
@@ -35,6 +36,7 @@ const TITLES: Record<ErrorCode, string> = {
   'headers-too-large': 'Request header fields too large',
   conflict: 'Conflict',
   gone: 'Gone',
+  'precondition-failed': 'Precondition failed',
   'payload-too-large': 'Payload too large',
   'unsupported-media-type': 'Unsupported media type',
   unprocessable: 'Unprocessable content',
@@ -94,6 +96,14 @@ export const problems = {
   conflict: (detail: string) => new HttpProblem(409, ErrorCode.Conflict, detail),
   gone: (detail: string, extras: Record<string, unknown> = {}) =>
     new HttpProblem(410, ErrorCode.Gone, detail, extras),
+  /** If-Match no longer matches (src/http/etag.ts): the answer names the current ETag. */
+  preconditionFailed: (etag: string) =>
+    new HttpProblem(
+      412,
+      ErrorCode.PreconditionFailed,
+      `The resource changed since you read it; its current ETag is ${etag}`,
+      { headers: { etag } },
+    ),
   unprocessable: (detail: string, errors?: FieldError[]) =>
     new HttpProblem(422, ErrorCode.Unprocessable, detail, errors ? { errors } : {}),
   rateLimited: (retryAfterSeconds: number) =>

@@ -62,3 +62,30 @@ export async function pruneChangeFeeds(
   }
   return { tenants: tenants.length, events, failed };
 }
+
+export const PRUNE_IDEMPOTENCY_TASK = 'prune-idempotency-keys';
+
+/**
+ * Deletes the idempotency keys whose 24 hours are over (src/http/idempotency.ts) in every tenant schema.
+ * An expired key is already ignored by the claim (it is taken over), so pruning is only about space.
+ */
+export async function pruneIdempotencyKeys(
+  core: Core,
+): Promise<{ tenants: number; keys: number; failed: string[] }> {
+  const tenants = await core.registry.list({ statuses: ['active', 'suspended'] });
+  let keys = 0;
+  const failed: string[] = [];
+  for (const tenant of tenants) {
+    if (!core.hosts.has(tenant.host)) continue;
+    try {
+      const result = await sql`
+        DELETE FROM ${sql.table(`${tenant.tenant_id}.idempotency_keys`)} WHERE expires_at <= now()`.execute(
+        core.hosts.db(tenant.host),
+      );
+      keys += Number(result.numAffectedRows ?? 0);
+    } catch {
+      failed.push(tenant.tenant_id);
+    }
+  }
+  return { tenants: tenants.length, keys, failed };
+}

@@ -24,7 +24,14 @@ import {
 } from '../routes/webhooks/delivery.ts';
 import { reconcile } from '../tenancy/reconciler.ts';
 import { SCHEMA_POOL_REFILL_TASK } from '../tenancy/schema-pool.ts';
-import { PRUNE_AUTH_TASK, PRUNE_FEED_TASK, pruneAuthTokens, pruneChangeFeeds } from './cleanup.ts';
+import {
+  PRUNE_AUTH_TASK,
+  PRUNE_FEED_TASK,
+  PRUNE_IDEMPOTENCY_TASK,
+  pruneAuthTokens,
+  pruneChangeFeeds,
+  pruneIdempotencyKeys,
+} from './cleanup.ts';
 import { FLEET_TASK, runFleetJob } from './fleet-jobs.ts';
 import { isMailMessage, MAIL_TASK, MailQueue, splitMailPayload, tenantCommitted } from './mail-jobs.ts';
 import { MOVE_TASK, runMoveJob } from './move-jobs.ts';
@@ -118,6 +125,10 @@ export const jobsPlugin = fp(
       },
       [WEBHOOK_SWEEP_TASK]: async () => {
         await sweepWebhooks(core);
+      },
+      [PRUNE_IDEMPOTENCY_TASK]: async () => {
+        const pruned = await pruneIdempotencyKeys(core);
+        log.info(pruned, 'pruned expired idempotency keys');
       },
       ...jobs.extraTasks,
     });

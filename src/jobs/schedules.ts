@@ -12,6 +12,7 @@
  *                         rate-limit windows (src/auth/account-cleanup.ts)
  *  - `schema-pool-refill` every 5 minutes: the warm pool of tenant schemas (src/tenancy/schema-pool.ts)
  *  - `prune-change-feed`  daily at 03:47: change-feed events past FEED_RETENTION_DAYS (src/jobs/cleanup.ts)
+ *  - `prune-idempotency-keys` hourly at :23: Idempotency-Key answers past their 24 hours
  *  - `webhook-sweep`      every 5 minutes: deliveries for changes made outside requests
  */
 import type { Config } from '../config.ts';
@@ -19,7 +20,7 @@ import type { Core } from '../core.ts';
 import { DEFAULT_HOST } from '../db/hosts.ts';
 import { WEBHOOK_SWEEP_TASK } from '../routes/webhooks/delivery.ts';
 import { SCHEMA_POOL_REFILL_TASK } from '../tenancy/schema-pool.ts';
-import { PRUNE_AUTH_TASK, PRUNE_FEED_TASK } from './cleanup.ts';
+import { PRUNE_AUTH_TASK, PRUNE_FEED_TASK, PRUNE_IDEMPOTENCY_TASK } from './cleanup.ts';
 import { type CronTask, enqueue } from './queue.ts';
 
 export const RECONCILE_TASK = 'reconcile-tenants';
@@ -51,6 +52,7 @@ export function cronSchedules(config: Pick<Config, 'reconcileIntervalS'>): CronT
     // Besides the refill each claim enqueues: fills the pool after a start or a deploy (new revision).
     { task: SCHEMA_POOL_REFILL_TASK, pattern: '*/5 * * * *' },
     { task: PRUNE_FEED_TASK, pattern: '47 3 * * *' },
+    { task: PRUNE_IDEMPOTENCY_TASK, pattern: '23 * * * *' },
     // Deliveries are also started by each write; the sweep catches changes made outside requests.
     { task: WEBHOOK_SWEEP_TASK, pattern: '*/5 * * * *' },
   ];

@@ -57,6 +57,8 @@ export interface TestAppOptions extends TestCoreOptions {
   core?: Core & { database: TestDatabase };
   /** Overload limits for the app (src/http/overload.ts); 0 turns a check off. */
   pressure?: OverloadLimits;
+  /** A logger for the app (default none); tests of log lines pass a pino config with a stream. */
+  logger?: boolean | object;
 }
 
 export async function testApp(options: TestAppOptions = {}): Promise<App> {
@@ -64,7 +66,10 @@ export async function testApp(options: TestAppOptions = {}): Promise<App> {
   // Overload shedding is off unless a test asks for it: a busy CI machine stalls test workers' event
   // loops for a second at times, which would turn unrelated assertions into 503s
   // (test/http/overload.test.ts proves the shedding itself).
-  const app = await buildApp(core, { logger: false, pressure: options.pressure ?? NO_SHEDDING });
+  const app = await buildApp(core, {
+    logger: options.logger ?? false,
+    pressure: options.pressure ?? NO_SHEDDING,
+  });
   onFileEnd(() => app.close());
   await options.setup?.(app);
   await app.ready();

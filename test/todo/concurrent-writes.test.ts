@@ -231,6 +231,17 @@ const SCENARIOS: Record<string, () => Promise<Attack>> = {
     url: '/settings/me',
     body: (i) => ({ theme: i % 2 ? 'dark' : 'light' }),
   }),
+  'POST /tokens/': async () => ({
+    url: '/tokens/',
+    body: (i) => ({ name: `token ${i}`, scopes: ['TASK_VIEW'] }),
+  }),
+  'DELETE /tokens/:uuid': async () => {
+    const token = await ok<{ uuid: string }>(
+      owner('POST', '/tokens/', { name: 'doomed', scopes: ['TASK_VIEW'] }),
+      201,
+    );
+    return { url: `/tokens/${token.uuid}` };
+  },
   'POST /auth/logout': async () => ({ url: '/auth/logout', headers: await login(app, users.owner.email) }),
   'POST /auth/logout-all': async () => {
     const member = await login(app, users.member.email);

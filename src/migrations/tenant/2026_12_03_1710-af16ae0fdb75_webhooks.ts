@@ -8,7 +8,7 @@
  * once. `failing_since`/`attempts` describe the event at the cursor while it keeps failing.
  */
 export const description = 'Webhooks, their deliveries and the WEBHOOK_MANAGE permission';
-export const follows = '53ef3f6ee276';
+export const follows = '549b9b3f0a9b';
 
 export const up = `
 INSERT INTO permissions (name, title) VALUES ('WEBHOOK_MANAGE', 'Manage webhooks');

@@ -11,6 +11,7 @@ import { withAuth } from '../../auth/auth-plugin.ts';
 import { groupRoutes } from '../groups/routes.ts';
 import { roleRoutes } from '../roles/routes.ts';
 import { settingsRoutes } from '../settings/routes.ts';
+import { tokenRoutes } from '../tokens/routes.ts';
 import { userRoutes } from '../users/routes.ts';
 import { authFlowRoutes, authSessionRoutes } from './routes.ts';
 
@@ -41,6 +42,8 @@ export const accountAreas = fp(
     await app.register(withAuth(principalWrites(roleRoutes)));
     await app.register(withAuth(principalWrites(groupRoutes)));
     await app.register(withAuth(principalWrites(settingsRoutes)));
+    // Scoped personal API tokens (issue 19).
+    await app.register(withAuth(tokenRoutes));
   },
   { name: 'tenantry-account-areas', fastify: '5.x', dependencies: ['tenantry-tenancy'] },
 );

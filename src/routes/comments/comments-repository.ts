@@ -16,6 +16,7 @@ export interface CommentRow {
   body: string;
   created_at: Date;
   updated_at: Date;
+  version: number;
 }
 
 export class CommentsRepository {
@@ -38,6 +39,7 @@ export class CommentsRepository {
         'c.body',
         'c.created_at',
         'c.updated_at',
+        'c.version',
       ])
       .where('c.deleted_at', 'is', null)
       .where('t.deleted_at', 'is', null);

@@ -6,6 +6,7 @@
  * as it happened.
  */
 import type { Permission } from '../../auth/permissions.ts';
+import { checkVersion } from '../../http/etag.ts';
 import { problems } from '../../http/problem.ts';
 import { type Page, pageOf } from '../auth/schemas.ts';
 import type { TodoDb } from '../tasks/tables.ts';
@@ -22,6 +23,7 @@ export function commentBody(row: CommentRow): CommentBody {
     body: row.body,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
+    version: row.version,
   };
 }
 
@@ -64,13 +66,19 @@ export class CommentsService {
   }
 
   /** Edits (`body`) or deletes (`null`) a comment, if the actor may. */
-  async change(uuid: string, body: string | null, actor: CommentActor): Promise<CommentBody | undefined> {
+  async change(
+    uuid: string,
+    body: string | null,
+    actor: CommentActor,
+    ifMatch?: string,
+  ): Promise<CommentBody | undefined> {
     await this.db.transaction().execute(async (trx) => {
       const comments = new CommentsRepository(trx);
       const comment = await comments.find(uuid, true);
       if (!comment) throw problems.notFound('comment', uuid);
       if (comment.author_id !== actor.id && !actor.permissions.has('TASK_EDIT'))
         throw problems.forbidden('Only the author or a holder of TASK_EDIT may change this comment');
+      await checkVersion(trx, 'comments', uuid, ifMatch);
       if (body === null) await comments.softDelete(comment.id);
       else await comments.update(comment.id, body);
       await new TasksRepository(trx, this.schema).appendEvents(comment.task_id, actor.id, [

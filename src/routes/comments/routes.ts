@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { ifMatchOf } from '../../http/etag.ts';
 import { problemResponses } from '../../http/problem.ts';
 import { PageOf, PageQuery, UuidParams } from '../auth/schemas.ts';
 import { actorOf } from '../tasks/routes.ts';
@@ -71,7 +72,12 @@ export const commentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const actor = { ...actorOf(request), permissions: request.permissions };
-      const comment = await commentsOf(request).change(request.params.uuid, request.body.body, actor);
+      const comment = await commentsOf(request).change(
+        request.params.uuid,
+        request.body.body,
+        actor,
+        ifMatchOf(request),
+      );
       if (!comment) throw new Error('an edited comment has a body');
       return comment;
     },
@@ -90,10 +96,12 @@ export const commentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await commentsOf(request).change(request.params.uuid, null, {
-        ...actorOf(request),
-        permissions: request.permissions,
-      });
+      await commentsOf(request).change(
+        request.params.uuid,
+        null,
+        { ...actorOf(request), permissions: request.permissions },
+        ifMatchOf(request),
+      );
       return reply.code(204).send(null);
     },
   );

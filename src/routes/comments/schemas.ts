@@ -13,6 +13,7 @@ export const CommentBody = Type.Object({
   body: Type.String(),
   created_at: DateTime,
   updated_at: DateTime,
+  version: Type.Integer({ description: 'Row version; the ETag is "v<version>"' }),
 });
 export type CommentBody = Static<typeof CommentBody>;
 

@@ -13,6 +13,7 @@ export interface GroupRow {
   description: string;
   created_at: Date;
   updated_at: Date;
+  version: number;
   member_count: number;
 }
 
@@ -40,7 +41,7 @@ export class GroupsRepository {
     limit: number;
   }): Promise<{ rows: GroupRow[]; total: number }> {
     const rows = await this.groups(options.search)
-      .select(['g.id', 'g.uuid', 'g.name', 'g.description', 'g.created_at', 'g.updated_at'])
+      .select(['g.id', 'g.uuid', 'g.name', 'g.description', 'g.created_at', 'g.updated_at', 'g.version'])
       .select((eb) =>
         eb
           .selectFrom('group_members as gm')
@@ -73,7 +74,7 @@ export class GroupsRepository {
   async find(uuid: string): Promise<Omit<GroupRow, 'member_count'> | undefined> {
     return this.db
       .selectFrom('groups')
-      .select(['id', 'uuid', 'name', 'description', 'created_at', 'updated_at'])
+      .select(['id', 'uuid', 'name', 'description', 'created_at', 'updated_at', 'version'])
       .where('uuid', '=', uuid)
       .executeTakeFirst();
   }

@@ -3,6 +3,7 @@
  * uuids that replaces the previous set; an unknown or deleted user is a 422 naming the position.
  */
 import type { AccountDb } from '../../auth/tables.ts';
+import { checkVersion } from '../../http/etag.ts';
 import { problems } from '../../http/problem.ts';
 import { type Page, pageOf } from '../auth/schemas.ts';
 import { type GroupSort, GroupsRepository, type MemberRow } from './groups-repository.ts';
@@ -14,6 +15,7 @@ export interface GroupSummary {
   member_count: number;
   created_at: string;
   updated_at: string;
+  version: number;
 }
 
 export interface GroupView extends GroupSummary {
@@ -74,11 +76,12 @@ export class GroupsService {
     });
   }
 
-  async update(db: AccountDb, uuid: string, input: GroupInput): Promise<GroupView> {
+  async update(db: AccountDb, uuid: string, input: GroupInput, ifMatch?: string): Promise<GroupView> {
     return db.transaction().execute(async (trx) => {
       const groups = new GroupsRepository(trx);
       const group = await groups.find(uuid);
       if (!group) throw problems.notFound('group', uuid);
+      await checkVersion(trx, 'groups', uuid, ifMatch);
       await groups.update(group.id, { name: input.name?.trim(), description: input.description?.trim() });
       if (input.member_uuids)
         await groups.setMembers(group.id, await this.resolveMembers(groups, input.member_uuids));
@@ -86,11 +89,14 @@ export class GroupsService {
     });
   }
 
-  async delete(db: AccountDb, uuid: string): Promise<void> {
-    const groups = new GroupsRepository(db);
-    const group = await groups.find(uuid);
-    if (!group) throw problems.notFound('group', uuid);
-    await groups.delete(group.id);
+  async delete(db: AccountDb, uuid: string, ifMatch?: string): Promise<void> {
+    await db.transaction().execute(async (trx) => {
+      const groups = new GroupsRepository(trx);
+      const group = await groups.find(uuid);
+      if (!group) throw problems.notFound('group', uuid);
+      await checkVersion(trx, 'groups', uuid, ifMatch);
+      await groups.delete(group.id);
+    });
   }
 
   private async resolveMembers(groups: GroupsRepository, uuids: string[]): Promise<string[]> {

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { accountDb } from '../../auth/tables.ts';
+import { ifMatchOf } from '../../http/etag.ts';
 import { problemResponses } from '../../http/problem.ts';
 import { PageOf, PageQuery, Uuid, UuidParams } from '../auth/schemas.ts';
 import { GROUP_SORTS } from './groups-repository.ts';
@@ -17,6 +18,7 @@ const GroupSummarySchema = Type.Object({
   member_count: Type.Integer(),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
+  version: Type.Integer({ description: 'Row version; the ETag is "v<version>"' }),
 });
 const GroupSchema = Type.Intersect([
   GroupSummarySchema,
@@ -125,7 +127,8 @@ export const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: GroupSchema, ...problemResponses(400, 401, 403, 404, 409, 422) },
       },
     },
-    async (request) => service.update(accountDb(request.tenant.db), request.params.uuid, request.body),
+    async (request) =>
+      service.update(accountDb(request.tenant.db), request.params.uuid, request.body, ifMatchOf(request)),
   );
 
   app.delete(
@@ -142,7 +145,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await service.delete(accountDb(request.tenant.db), request.params.uuid);
+      await service.delete(accountDb(request.tenant.db), request.params.uuid, ifMatchOf(request));
       return reply.code(204).send(null);
     },
   );

@@ -23,6 +23,7 @@ export interface ListRow {
   archived_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  version: number;
   task_count: number;
 }
 
@@ -53,6 +54,7 @@ export class ListsRepository {
         'l.archived_at',
         'l.created_at',
         'l.updated_at',
+        'l.version',
         eb
           .selectFrom('tasks as t')
           .select(sql<number>`count(*)::int`.as('n'))

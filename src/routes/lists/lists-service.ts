@@ -6,6 +6,7 @@
  * archived list (tasks-service.ts).
  */
 import { inTransaction } from '../../db/transaction.ts';
+import { checkVersion } from '../../http/etag.ts';
 import { problems } from '../../http/problem.ts';
 import { type Page, pageOf } from '../auth/schemas.ts';
 import type { TodoDb } from '../tasks/tables.ts';
@@ -26,6 +27,7 @@ export function listBody(row: ListRow): ListBody {
     task_count: row.task_count,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
+    version: row.version,
   };
 }
 
@@ -75,12 +77,13 @@ export class ListsService {
     return this.get(uuid);
   }
 
-  async patch(uuid: string, input: PatchListBody): Promise<ListBody> {
+  async patch(uuid: string, input: PatchListBody, ifMatch?: string): Promise<ListBody> {
     await inTransaction(this.db, async (trx) => {
       const repo = this.repo(trx);
       if (input.position !== undefined) await repo.lockPositions();
       const list = await repo.lock(uuid);
       if (!list) throw problems.notFound('list', uuid);
+      await checkVersion(trx, 'lists', uuid, ifMatch);
       const { archived, position: wanted, ...changes } = input;
       let position: number | undefined;
       if (wanted !== undefined) {
@@ -97,12 +100,16 @@ export class ListsService {
   }
 
   /** Deletes an empty list (its slot closes); archives one that holds tasks (see the module comment). */
-  async remove(uuid: string): Promise<{ outcome: 'deleted' | 'archived'; list: ListBody | null }> {
+  async remove(
+    uuid: string,
+    ifMatch?: string,
+  ): Promise<{ outcome: 'deleted' | 'archived'; list: ListBody | null }> {
     const outcome = await inTransaction(this.db, async (trx) => {
       const repo = this.repo(trx);
       await repo.lockPositions();
       const list = await repo.lock(uuid);
       if (!list) throw problems.notFound('list', uuid);
+      await checkVersion(trx, 'lists', uuid, ifMatch);
       if (await repo.hasTasks(list.id)) {
         await repo.update(list.id, { archived_at: new Date() });
         return 'archived' as const;

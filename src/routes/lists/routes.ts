@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
+import { ifMatchOf } from '../../http/etag.ts';
 import { problemResponses } from '../../http/problem.ts';
 import { PageOf, UuidParams } from '../auth/schemas.ts';
 import { actorOf } from '../tasks/routes.ts';
@@ -75,7 +76,7 @@ export const listRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ListBody, ...problemResponses(400, 401, 403, 404, 422, 503) },
       },
     },
-    async (request) => listsOf(request).patch(request.params.uuid, request.body),
+    async (request) => listsOf(request).patch(request.params.uuid, request.body, ifMatchOf(request)),
   );
 
   app.delete(
@@ -90,6 +91,6 @@ export const listRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: DeleteListAnswer, ...problemResponses(400, 401, 403, 404, 503) },
       },
     },
-    async (request) => listsOf(request).remove(request.params.uuid),
+    async (request) => listsOf(request).remove(request.params.uuid, ifMatchOf(request)),
   );
 };

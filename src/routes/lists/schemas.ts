@@ -20,6 +20,7 @@ export const ListBody = Type.Object({
   task_count: Type.Integer({ description: 'Live tasks in the list' }),
   created_at: DateTime,
   updated_at: DateTime,
+  version: Type.Integer({ description: 'Row version; the ETag is "v<version>"' }),
 });
 export type ListBody = Static<typeof ListBody>;
 

@@ -4,9 +4,11 @@
  * of their type, or null to reset one.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { type TObject, type TSchema, Type } from 'typebox';
 import { AUTHENTICATED } from '../../auth/permissions.ts';
 import { accountDb } from '../../auth/tables.ts';
+import { contentEtag, ifMatchOf } from '../../http/etag.ts';
 import { problemResponses } from '../../http/problem.ts';
 import { TENANT_DEFAULTS, TenantSettingsSchema, USER_DEFAULTS, UserSettingsSchema } from './catalogue.ts';
 import { SettingsService } from './settings-service.ts';
@@ -21,6 +23,12 @@ function putBody(schema: TObject) {
     properties[key] = Type.Optional(Type.Union([property, Type.Null()]));
   }
   return Type.Object(properties, { additionalProperties: false, minProperties: 1 });
+}
+
+/** Settings are a map, not a row: their ETag is a hash of the map (If-None-Match → 304 in safe-writes.ts). */
+function withEtag<T>(reply: FastifyReply, values: T): T {
+  reply.header('etag', contentEtag(values));
+  return values;
 }
 
 export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -41,7 +49,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TenantSettingsSchema, ...problemResponses(400, 401, 404) },
       },
     },
-    async (request) => tenantSettings.read(accountDb(request.tenant.db), null),
+    async (request, reply) => withEtag(reply, await tenantSettings.read(accountDb(request.tenant.db), null)),
   );
 
   app.put(
@@ -57,7 +65,17 @@ export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TenantSettingsSchema, ...problemResponses(400, 401, 403, 404, 422) },
       },
     },
-    async (request) => tenantSettings.write(accountDb(request.tenant.db), null, request.body),
+    async (request, reply) =>
+      withEtag(
+        reply,
+        await tenantSettings.write(
+          accountDb(request.tenant.db),
+          null,
+          request.body,
+          `${request.tenant.schema}:settings`,
+          ifMatchOf(request),
+        ),
+      ),
   );
 
   app.get(
@@ -72,7 +90,8 @@ export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: UserSettingsSchema, ...problemResponses(400, 401, 404) },
       },
     },
-    async (request) => userSettings.read(accountDb(request.tenant.db), request.user.id),
+    async (request, reply) =>
+      withEtag(reply, await userSettings.read(accountDb(request.tenant.db), request.user.id)),
   );
 
   app.put(
@@ -88,6 +107,16 @@ export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: UserSettingsSchema, ...problemResponses(400, 401, 404, 422) },
       },
     },
-    async (request) => userSettings.write(accountDb(request.tenant.db), request.user.id, request.body),
+    async (request, reply) =>
+      withEtag(
+        reply,
+        await userSettings.write(
+          accountDb(request.tenant.db),
+          request.user.id,
+          request.body,
+          `${request.tenant.schema}:settings:${request.user.id}`,
+          ifMatchOf(request),
+        ),
+      ),
   );
 };

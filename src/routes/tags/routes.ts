@@ -5,6 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { ifMatchOf } from '../../http/etag.ts';
 import { problemResponses } from '../../http/problem.ts';
 import { PageOf, UuidParams } from '../auth/schemas.ts';
 import { actorOf } from '../tasks/routes.ts';
@@ -59,7 +60,7 @@ export const tagRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TagBody, ...problemResponses(400, 401, 403, 404, 409, 503) },
       },
     },
-    async (request) => tagsOf(request).patch(request.params.uuid, request.body),
+    async (request) => tagsOf(request).patch(request.params.uuid, request.body, ifMatchOf(request)),
   );
 
   app.delete(
@@ -76,7 +77,12 @@ export const tagRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await tagsOf(request).remove(request.params.uuid, request.query.force, actorOf(request));
+      await tagsOf(request).remove(
+        request.params.uuid,
+        request.query.force,
+        actorOf(request),
+        ifMatchOf(request),
+      );
       return reply.code(204).send(null);
     },
   );

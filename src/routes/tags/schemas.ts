@@ -15,6 +15,7 @@ export const TagBody = Type.Object({
   task_count: Type.Integer({ description: 'Live tasks carrying the tag' }),
   created_at: DateTime,
   updated_at: DateTime,
+  version: Type.Integer({ description: 'Row version; the ETag is "v<version>"' }),
 });
 export type TagBody = Static<typeof TagBody>;
 

@@ -13,6 +13,7 @@ export interface TagRow {
   task_count: number;
   created_at: Date;
   updated_at: Date;
+  version: number;
 }
 
 export class TagsRepository {
@@ -28,6 +29,7 @@ export class TagsRepository {
         'g.color',
         'g.created_at',
         'g.updated_at',
+        'g.version',
         eb
           .selectFrom('task_tags as tt')
           .innerJoin('tasks as t', 't.id', 'tt.task_id')

@@ -4,6 +4,7 @@
  * transaction. The tag row is locked first, so a task being tagged concurrently either lands before
  * (and is unlinked) or fails on the foreign key after.
  */
+import { checkVersion } from '../../http/etag.ts';
 import { problems } from '../../http/problem.ts';
 import { type Page, pageOf } from '../auth/schemas.ts';
 import type { TodoDb } from '../tasks/tables.ts';
@@ -19,6 +20,7 @@ export function tagBody(row: TagRow): TagBody {
     task_count: row.task_count,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
+    version: row.version,
   };
 }
 
@@ -46,19 +48,23 @@ export class TagsService {
     return this.get(uuid);
   }
 
-  async patch(uuid: string, input: PatchTagBody): Promise<TagBody> {
-    const repo = new TagsRepository(this.db);
-    const row = await repo.find(uuid);
-    if (!row) throw problems.notFound('tag', uuid);
-    await repo.update(row.id, input);
-    return this.get(uuid);
-  }
-
-  async remove(uuid: string, force: boolean, actor: Actor): Promise<void> {
+  async patch(uuid: string, input: PatchTagBody, ifMatch?: string): Promise<TagBody> {
     await this.db.transaction().execute(async (trx) => {
       const repo = new TagsRepository(trx);
       const tag = await repo.lock(uuid);
       if (!tag) throw problems.notFound('tag', uuid);
+      await checkVersion(trx, 'tags', uuid, ifMatch);
+      await repo.update(tag.id, input);
+    });
+    return this.get(uuid);
+  }
+
+  async remove(uuid: string, force: boolean, actor: Actor, ifMatch?: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const repo = new TagsRepository(trx);
+      const tag = await repo.lock(uuid);
+      if (!tag) throw problems.notFound('tag', uuid);
+      await checkVersion(trx, 'tags', uuid, ifMatch);
       const usage = await repo.usage(tag.id);
       if (usage > 0) {
         if (!force)

@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { ifMatchOf } from '../../http/etag.ts';
 import { sendJsonText } from '../../http/json-text.ts';
 import { problemResponses } from '../../http/problem.ts';
 import { PageOf, PageQuery, UuidParams } from '../auth/schemas.ts';
@@ -137,7 +138,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) =>
-      sendJsonText(reply, await tasksOf(request).patch(request.params.uuid, request.body, actorOf(request))),
+      sendJsonText(
+        reply,
+        await tasksOf(request).patch(request.params.uuid, request.body, actorOf(request), ifMatchOf(request)),
+      ),
   );
 
   app.delete(
@@ -153,7 +157,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await tasksOf(request).setDeleted(request.params.uuid, true, actorOf(request));
+      await tasksOf(request).setDeleted(request.params.uuid, true, actorOf(request), ifMatchOf(request));
       return reply.code(204).send(null);
     },
   );

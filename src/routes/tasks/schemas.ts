@@ -50,6 +50,8 @@ export const TaskBody = Type.Object({
   created_at: DateTime,
   updated_at: DateTime,
   deleted_at: Nullable(DateTime),
+  /** Row version; the answer's ETag is `"v<version>"` (send it back in If-Match). */
+  version: Type.Integer(),
 });
 export type TaskBody = Static<typeof TaskBody>;
 

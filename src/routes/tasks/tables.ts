@@ -41,6 +41,8 @@ export interface ListsTable {
   created_by: string | null;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
+  /** Row version, bumped by a trigger on every update (tenant revision 549b9b3f0a9b): the ETag. */
+  version: ColumnType<number, never, never>;
 }
 
 export interface TasksTable {
@@ -59,6 +61,8 @@ export interface TasksTable {
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
   deleted_at: NullableTimestamp;
+  /** Row version, bumped by a trigger on every update (tenant revision 549b9b3f0a9b): the ETag. */
+  version: ColumnType<number, never, never>;
 }
 
 export interface TaskAssigneesTable {
@@ -74,6 +78,8 @@ export interface TagsTable {
   color: string | null;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
+  /** Row version, bumped by a trigger on every update (tenant revision 549b9b3f0a9b): the ETag. */
+  version: ColumnType<number, never, never>;
 }
 
 export interface TaskTagsTable {
@@ -126,6 +132,8 @@ export interface CommentsTable {
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
   deleted_at: NullableTimestamp;
+  /** Row version, bumped by a trigger on every update (tenant revision 549b9b3f0a9b): the ETag. */
+  version: ColumnType<number, never, never>;
 }
 
 export interface TodoTables {

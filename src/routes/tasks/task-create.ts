@@ -83,7 +83,7 @@ SELECT
       coalesce((SELECT json_agg(x ORDER BY x.email) FROM (SELECT uuid, email, first_name, last_name FROM u) x), '[]') AS assignees,
       coalesce((SELECT json_agg(x ORDER BY x.name) FROM (SELECT uuid, name, color FROM g) x), '[]') AS tags,
       ${isoSql('t.created_at')} AS created_at, ${isoSql('t.updated_at')} AS updated_at,
-      ${isoSql('t.deleted_at')} AS deleted_at
+      ${isoSql('t.deleted_at')} AS deleted_at, t.version
     FROM t) b) AS body,
   ARRAY(SELECT uuid::text FROM u) AS found_assignees,
   ARRAY(SELECT uuid::text FROM g) AS found_tags`,

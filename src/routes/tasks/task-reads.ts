@@ -105,6 +105,7 @@ function taskBodies(db: TodoDb, { sort, order: direction }: TaskOrder, selection
           iso('p.created_at').as('created_at'),
           iso('p.updated_at').as('updated_at'),
           iso('p.deleted_at').as('deleted_at'),
+          'p.version',
         ])
         // The CTE's order does not survive the joins: the same whitelist order again, on the page rows.
         .orderBy(`p.${column}`, (ob) => (direction === 'asc' ? ob.asc() : ob.desc()).nullsLast())

@@ -4,6 +4,7 @@
  * losing each other's sets. SQL lives in tasks-repository.ts, task-create.ts and task-reads.ts.
  */
 import { inTransaction, RetryableConflict } from '../../db/transaction.ts';
+import { checkVersion } from '../../http/etag.ts';
 import { problems } from '../../http/problem.ts';
 import { type Page, pageJson, pageOf } from '../auth/schemas.ts';
 import { containsPattern } from '../users/users-repository.ts';
@@ -137,7 +138,7 @@ export class TasksService {
    * (task-locks.ts): a patch that may move the task first takes the position locks of its list and of the
    * target list, then the task row.
    */
-  async patch(uuid: string, input: PatchTaskBody, actor: Actor): Promise<TaskJsonText> {
+  async patch(uuid: string, input: PatchTaskBody, actor: Actor, ifMatch?: string): Promise<TaskJsonText> {
     return inTransaction(this.db, async (trx) => {
       const repo = new TasksRepository(trx, this.schema);
       const moves = input.position !== undefined || input.list_uuid !== undefined;
@@ -149,6 +150,7 @@ export class TasksService {
       }
       const task = await repo.lock(uuid, 'live');
       if (!task) throw problems.notFound('task', uuid);
+      await checkVersion(trx, 'tasks', uuid, ifMatch);
       // Moved to another list between reading its place and locking: our position locks are the wrong ones.
       if (place && place.list_uuid !== task.list_uuid)
         throw new RetryableConflict('the task moved meanwhile');
@@ -223,7 +225,12 @@ export class TasksService {
    * Soft delete (`deleted`: its slot in the list closes) or restore (at the end of its list), with its
    * event, in one transaction; lock order as in `patch`: the list's position lock, then the task row.
    */
-  async setDeleted(uuid: string, deleted: boolean, actor: Actor): Promise<TaskJsonText | undefined> {
+  async setDeleted(
+    uuid: string,
+    deleted: boolean,
+    actor: Actor,
+    ifMatch?: string,
+  ): Promise<TaskJsonText | undefined> {
     const state = deleted ? 'live' : 'deleted';
     const what = deleted ? 'task' : 'deleted task';
     return inTransaction(this.db, async (trx) => {
@@ -233,6 +240,7 @@ export class TasksService {
       await repo.lockPositions([place.list_uuid]);
       const task = await repo.lock(uuid, state);
       if (!task) throw problems.notFound(what, uuid);
+      await checkVersion(trx, 'tasks', uuid, ifMatch);
       if (task.list_uuid !== place.list_uuid) throw new RetryableConflict('the task moved meanwhile');
       const result = deleted
         ? await repo.setDeleted(task.id, true)

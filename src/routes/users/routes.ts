@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { accountDb } from '../../auth/tables.ts';
+import { ifMatchOf } from '../../http/etag.ts';
 import { sendJsonText } from '../../http/json-text.ts';
 import { problemResponses } from '../../http/problem.ts';
 import { UuidParams } from '../auth/schemas.ts';
@@ -200,7 +201,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: UserSchema, ...problemResponses(400, 401, 403, 404, 409, 422) },
       },
     },
-    async (request) => service.patch(await actorOf(request), request.params.uuid, request.body),
+    async (request) =>
+      service.patch(await actorOf(request), request.params.uuid, request.body, ifMatchOf(request)),
   );
 
   app.delete(
@@ -217,7 +219,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await service.delete(await actorOf(request), request.params.uuid);
+      await service.delete(await actorOf(request), request.params.uuid, ifMatchOf(request));
       return reply.code(204).send(null);
     },
   );

@@ -27,6 +27,7 @@ export const UserSchema = Type.Object({
   role: RoleSummary,
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
+  version: Type.Integer({ description: 'Row version; the ETag is "v<version>"' }),
 });
 
 export const UserPageSchema = PageOf(UserSchema);

@@ -52,7 +52,7 @@ function pageStatement(sort: UserSort, order: SortOrder, searched: boolean): Sch
 FROM (
   SELECT u.uuid, u.email, u.first_name, u.last_name, u.phone, u.tz, u.lang, u.is_active, u.is_verified,
     (SELECT row_to_json(x) FROM (SELECT r.uuid, r.name, r.title) x) AS role,
-    ${isoSql('u.created_at')} AS created_at, ${isoSql('u.updated_at')} AS updated_at
+    ${isoSql('u.created_at')} AS created_at, ${isoSql('u.updated_at')} AS updated_at, u.version
   FROM ${t('users')} u JOIN ${t('roles')} r ON r.id = u.role_id
   WHERE ${where}
   ORDER BY ${by} OFFSET $${at} LIMIT $${at + 1}
@@ -76,6 +76,7 @@ export interface UserRow {
   is_verified: boolean;
   created_at: Date;
   updated_at: Date;
+  version: number;
   role_id: number;
   role_uuid: string;
   role_name: string;
@@ -156,6 +157,7 @@ export class UsersRepository {
     'u.is_verified',
     'u.created_at',
     'u.updated_at',
+    'u.version',
     'r.id as role_id',
     'r.uuid as role_uuid',
     'r.name as role_name',

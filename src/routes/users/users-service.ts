@@ -13,6 +13,7 @@ import type { PrincipalUser } from '../../auth/principal.ts';
 import { revokeAllSessions } from '../../auth/sessions.ts';
 import type { AccountDb } from '../../auth/tables.ts';
 import { SQLSTATE, sqlState } from '../../db/sqlstate.ts';
+import { checkVersion } from '../../http/etag.ts';
 import { problems } from '../../http/problem.ts';
 import type { TenantContext } from '../../tenancy/tenant-plugin.ts';
 import { pageJson } from '../auth/schemas.ts';
@@ -38,6 +39,7 @@ export interface UserView {
   role: { uuid: string; name: string; title: string };
   created_at: string;
   updated_at: string;
+  version: number;
 }
 
 export function userView(row: UserRow): UserView {
@@ -54,6 +56,7 @@ export function userView(row: UserRow): UserView {
     role: { uuid: row.role_uuid, name: row.role_name, title: row.role_title },
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
+    version: row.version,
   };
 }
 
@@ -172,11 +175,12 @@ export class UsersService {
     return userView(row);
   }
 
-  async patch(actor: Actor, uuid: string, input: PatchUserInput): Promise<UserView> {
+  async patch(actor: Actor, uuid: string, input: PatchUserInput, ifMatch?: string): Promise<UserView> {
     assertTimeZone(input.tz, '/body/tz');
     const row = await this.accounts.directory.run(actor.tenant, async (trx, directory) => {
       const users = new UsersRepository(trx);
       const target = await this.editableTarget(users, actor, uuid);
+      await checkVersion(trx, 'users', uuid, ifMatch);
       const role =
         input.role_uuid === undefined
           ? undefined
@@ -207,10 +211,11 @@ export class UsersService {
   }
 
   /** Soft delete: the row stays for history; the address is freed; every session ends. */
-  async delete(actor: Actor, uuid: string): Promise<void> {
+  async delete(actor: Actor, uuid: string, ifMatch?: string): Promise<void> {
     await this.accounts.directory.run(actor.tenant, async (trx, directory) => {
       const users = new UsersRepository(trx);
       const target = await this.editableTarget(users, actor, uuid);
+      await checkVersion(trx, 'users', uuid, ifMatch);
       if (target.role_name === OWNER) await this.assertAnotherOwner(users, target);
       await users.softDelete(target.id);
       await users.leaveAllGroups(target.id);

@@ -756,6 +756,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tokens/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List API tokens: your own, or every user’s for holders of USER_EDIT */
+        get: operations["tokens.list"];
+        put?: never;
+        /**
+         * Create a personal API token limited to some of your permissions (shown once)
+         * @description Use it as `Authorization: Bearer tnt_…` with the `tenant` header. Requests get the permissions in `scopes` that your role still holds; they are logged with the token name.
+         */
+        post: operations["tokens.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tokens/{uuid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API token (yours, or anyone’s for holders of USER_EDIT) */
+        delete: operations["tokens.revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/lists/": {
         parameters: {
             query?: never;
@@ -1401,7 +1439,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1410,7 +1448,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1747,7 +1785,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1756,7 +1794,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1845,7 +1883,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1933,7 +1971,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1942,7 +1980,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2121,7 +2159,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2600,7 +2638,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2784,7 +2822,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2793,7 +2831,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2885,7 +2923,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2894,7 +2932,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3143,7 +3181,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3152,7 +3190,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3298,7 +3336,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3307,7 +3345,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3641,7 +3679,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3724,7 +3762,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3756,7 +3794,13 @@ export interface operations {
     "auth.logout": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3796,12 +3840,36 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "auth.logoutAll": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3845,12 +3913,36 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "auth.me": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3884,6 +3976,13 @@ export interface operations {
                         };
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -3923,7 +4022,13 @@ export interface operations {
                 search?: string;
                 sort?: "first_name" | "last_name" | "email" | "created_at";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3955,6 +4060,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -3962,6 +4069,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4004,7 +4118,13 @@ export interface operations {
     "users.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4050,6 +4170,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -4089,7 +4211,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4098,7 +4220,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4123,7 +4245,13 @@ export interface operations {
             query?: {
                 search?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4139,6 +4267,13 @@ export interface operations {
                         count: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4181,7 +4316,13 @@ export interface operations {
     "users.export": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4195,6 +4336,13 @@ export interface operations {
                 content: {
                     "text/csv": string;
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4237,7 +4385,13 @@ export interface operations {
     "users.import": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4298,7 +4452,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4325,7 +4479,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4339,7 +4493,13 @@ export interface operations {
     "users.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4372,8 +4532,17 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4416,7 +4585,18 @@ export interface operations {
     "users.delete": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4467,8 +4647,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4481,7 +4679,18 @@ export interface operations {
     "users.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4529,6 +4738,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -4568,7 +4779,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4577,7 +4788,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4591,7 +4811,13 @@ export interface operations {
     "roles.list": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4619,6 +4845,13 @@ export interface operations {
                         }[];
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4661,7 +4894,13 @@ export interface operations {
     "roles.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4734,7 +4973,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4743,7 +4982,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4757,7 +4996,13 @@ export interface operations {
     "roles.permissions": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4776,6 +5021,13 @@ export interface operations {
                         }[];
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4818,7 +5070,13 @@ export interface operations {
     "roles.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4846,6 +5104,13 @@ export interface operations {
                         updated_at: string;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -4888,7 +5153,18 @@ export interface operations {
     "roles.delete": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -4939,8 +5215,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4953,7 +5247,18 @@ export interface operations {
     "roles.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -5028,7 +5333,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5037,7 +5342,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5057,7 +5371,13 @@ export interface operations {
                 search?: string;
                 sort?: "name" | "created_at";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5079,6 +5399,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -5086,6 +5408,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5128,7 +5457,13 @@ export interface operations {
     "groups.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5157,6 +5492,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     } & {
                         members: {
                             uuid: string;
@@ -5203,7 +5540,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5212,7 +5549,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5226,7 +5563,13 @@ export interface operations {
     "groups.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -5249,6 +5592,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     } & {
                         members: {
                             uuid: string;
@@ -5258,6 +5603,13 @@ export interface operations {
                         }[];
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5300,7 +5652,18 @@ export interface operations {
     "groups.delete": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -5351,12 +5714,50 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "groups.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -5387,6 +5788,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     } & {
                         members: {
                             uuid: string;
@@ -5433,7 +5836,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5442,7 +5845,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5456,7 +5868,13 @@ export interface operations {
     "settings.tenant.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5475,6 +5893,13 @@ export interface operations {
                         default_task_priority: "low" | "medium" | "high" | "urgent";
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5508,7 +5933,18 @@ export interface operations {
     "settings.tenant.put": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5573,7 +6009,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5587,7 +6041,13 @@ export interface operations {
     "settings.me.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5606,6 +6066,13 @@ export interface operations {
                         tasks_page_size: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5639,7 +6106,18 @@ export interface operations {
     "settings.me.put": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5695,8 +6173,365 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "tokens.list": {
+        parameters: {
+            query?: {
+                page?: number;
+                size?: number;
+                /** @description Include revoked and expired tokens */
+                revoked?: boolean;
+            };
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            uuid: string;
+                            name: string;
+                            scopes: string[];
+                            owner: {
+                                uuid: string;
+                                email: string;
+                            };
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            expires_at: string;
+                            /** Format: date-time */
+                            last_used_at: string | null;
+                            /** Format: date-time */
+                            revoked_at: string | null;
+                        }[];
+                        total: number;
+                        page: number;
+                        size: number;
+                        pages: number;
+                    };
+                };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "tokens.create": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example CI deploy notes */
+                    name: string;
+                    /**
+                     * @description Permissions the token may use: a subset of your own (more → 403)
+                     * @example [
+                     *       "TASK_VIEW",
+                     *       "TASK_ADD"
+                     *     ]
+                     */
+                    scopes: ("USER_VIEW" | "USER_ADD" | "USER_EDIT" | "USER_DELETE" | "USER_IMPORT" | "USER_EXPORT" | "ROLE_MANAGE" | "GROUP_MANAGE" | "LIST_MANAGE" | "TASK_VIEW" | "TASK_ADD" | "TASK_EDIT" | "TASK_DELETE" | "TASK_EXPORT" | "TAG_MANAGE" | "SETTINGS_MANAGE" | "WEBHOOK_MANAGE")[];
+                    /**
+                     * Format: date-time
+                     * @description In the future, at most 366 days ahead (default: 90 days from now)
+                     */
+                    expires_at?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        uuid: string;
+                        name: string;
+                        scopes: string[];
+                        owner: {
+                            uuid: string;
+                            email: string;
+                        };
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        expires_at: string;
+                        /** Format: date-time */
+                        last_used_at: string | null;
+                        /** Format: date-time */
+                        revoked_at: string | null;
+                    } & {
+                        /**
+                         * @description The token itself: shown once, never again (only its SHA-256 is stored)
+                         * @example tnt_3q2-7wEXAMPLEq8Zk1bP0o9sV4yT6rU2nM5cL7dH1fG
+                         */
+                        token: string;
+                    };
+                };
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "tokens.revoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5716,7 +6551,13 @@ export interface operations {
                 /** @description Include archived lists */
                 archived?: boolean;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5743,6 +6584,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -5750,6 +6593,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5801,7 +6651,13 @@ export interface operations {
     "lists.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5836,6 +6692,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -5875,7 +6733,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5898,7 +6765,13 @@ export interface operations {
     "lists.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -5926,8 +6799,17 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -5979,7 +6861,18 @@ export interface operations {
     "lists.delete": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6010,6 +6903,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         } | null;
                     };
                 };
@@ -6050,6 +6945,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -6064,7 +6986,18 @@ export interface operations {
     "lists.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6104,6 +7037,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -6143,7 +7078,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6187,7 +7140,13 @@ export interface operations {
                 sort?: "created_at" | "due_at" | "priority" | "title" | "position";
                 order?: "asc" | "desc";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6230,6 +7189,7 @@ export interface operations {
                             updated_at: string;
                             /** Format: date-time */
                             deleted_at: string | null;
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -6237,6 +7197,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -6274,7 +7241,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6297,7 +7264,13 @@ export interface operations {
     "tasks.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6356,6 +7329,7 @@ export interface operations {
                         updated_at: string;
                         /** Format: date-time */
                         deleted_at: string | null;
+                        version: number;
                     };
                 };
             };
@@ -6395,7 +7369,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6425,7 +7408,13 @@ export interface operations {
                 /** @description A list uuid, or `inbox` */
                 list?: string | "inbox";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6461,6 +7450,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
                 headers: {
@@ -6497,7 +7493,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6537,7 +7533,13 @@ export interface operations {
                 /** @description true: the trash (soft-deleted tasks) instead */
                 deleted?: boolean;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6551,6 +7553,13 @@ export interface operations {
                 content: {
                     "text/csv": string;
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -6588,7 +7597,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6602,7 +7611,13 @@ export interface operations {
     "tasks.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6646,69 +7661,12 @@ export interface operations {
                         updated_at: string;
                         /** Format: date-time */
                         deleted_at: string | null;
+                        version: number;
                     };
                 };
             };
-            /** @description Bad input: validation errors are listed in `errors` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No bearer token, or an invalid, expired or revoked one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "tasks.delete": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                uuid: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Default Response */
-            204: {
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6761,10 +7719,124 @@ export interface operations {
             };
         };
     };
+    "tasks.delete": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "tasks.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6826,6 +7898,7 @@ export interface operations {
                         updated_at: string;
                         /** Format: date-time */
                         deleted_at: string | null;
+                        version: number;
                     };
                 };
             };
@@ -6865,7 +7938,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6888,7 +7979,13 @@ export interface operations {
     "tasks.restore": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -6932,6 +8029,7 @@ export interface operations {
                         updated_at: string;
                         /** Format: date-time */
                         deleted_at: string | null;
+                        version: number;
                     };
                 };
             };
@@ -6971,6 +8069,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -6988,7 +8104,13 @@ export interface operations {
                 page?: number;
                 size?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -7022,6 +8144,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -7076,7 +8205,13 @@ export interface operations {
                 page?: number;
                 size?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -7104,6 +8239,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -7111,6 +8248,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -7162,7 +8306,13 @@ export interface operations {
     "comments.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -7195,6 +8345,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -7234,6 +8386,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -7248,7 +8418,18 @@ export interface operations {
     "comments.delete": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -7299,6 +8480,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -7313,7 +8521,18 @@ export interface operations {
     "comments.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -7346,6 +8565,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -7385,6 +8606,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -7404,7 +8652,13 @@ export interface operations {
                 order?: "asc" | "desc";
                 search?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7427,6 +8681,8 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /** @description Row version; the ETag is "v<version>" */
+                            version: number;
                         }[];
                         total: number;
                         page: number;
@@ -7434,6 +8690,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -7485,7 +8748,13 @@ export interface operations {
     "tags.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7515,6 +8784,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -7554,8 +8825,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7580,7 +8860,18 @@ export interface operations {
                 /** @description Unlink the tag from its tasks first */
                 force?: boolean;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -7631,8 +8922,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7654,7 +8963,18 @@ export interface operations {
     "tags.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -7686,6 +9006,8 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /** @description Row version; the ETag is "v<version>" */
+                        version: number;
                     };
                 };
             };
@@ -7725,8 +9047,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the current state (e.g. a name or e-mail already in use) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7753,7 +9093,13 @@ export interface operations {
                 /** @description Events per page (at most) */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7819,6 +9165,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
                 headers: {
@@ -7881,7 +9234,13 @@ export interface operations {
                 page?: number;
                 size?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7913,6 +9272,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -7964,7 +9330,13 @@ export interface operations {
     "webhooks.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8044,7 +9416,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8067,7 +9448,13 @@ export interface operations {
     "webhooks.get": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -8096,66 +9483,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad input: validation errors are listed in `errors` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No bearer token, or an invalid, expired or revoked one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "webhooks.delete": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                uuid: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Default Response */
-            204: {
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8208,10 +9537,124 @@ export interface operations {
             };
         };
     };
+    "webhooks.delete": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: validation errors are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an invalid, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role lacks the permission this operation needs, or the account or tenant is not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded, shutting down, database unreachable or tenant migration failed: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "webhooks.update": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+                /**
+                 * @description Only change the resource if its current ETag is one of these (strong comparison, `*` = any); otherwise 412 with the current ETag and nothing changed.
+                 * @example "v3"
+                 */
+                "if-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -8293,7 +9736,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here) */
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match no longer matches: the resource changed; the `ETag` header names its current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8319,7 +9780,13 @@ export interface operations {
                 page?: number;
                 size?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 Not Modified without a body when the current ETag is one of these.
+                 * @example "v3"
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -8354,6 +9821,13 @@ export interface operations {
                         pages: number;
                     };
                 };
+            };
+            /** @description Not Modified: the If-None-Match ETag is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad input: validation errors are listed in `errors` */
             400: {
@@ -8405,7 +9879,13 @@ export interface operations {
     "webhooks.redeliver": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this write safe: the first answer is kept 24 h and replayed (with `Idempotency-Replayed: true`) to a retry with the same key and the same request; the same key with another request answers 422, a retry while the first still runs 409. 1–255 printable ASCII characters.
+                 * @example 6f1c2a9e-7d44-4b6e-9a53-0c7f1f0b2d11
+                 */
+                "idempotency-key"?: string;
+            };
             path: {
                 uuid: string;
                 delivery: string;
@@ -8454,6 +9934,24 @@ export interface operations {
             };
             /** @description Not found (also for ids of another tenant, and for an unknown tenant) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (e.g. a name or e-mail already in use), or a request with the same Idempotency-Key still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (e.g. an id that does not exist here), or its Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
