@@ -298,10 +298,32 @@ describe('the web app in Chromium', () => {
       await page.getByRole('button', { name: 'Open the control center' }).click();
       await page.getByTestId('tenant-row').first().waitFor();
 
+      // The database hosts table lists the default host with its tenants (the companies signed up above).
+      const hostsTable = page.getByRole('region', { name: 'Database hosts' });
+      const defaultHost = hostsTable
+        .getByTestId('host-row')
+        .filter({ has: page.getByRole('cell', { name: 'default', exact: true }) });
+      await defaultHost.waitFor();
+      const tenantsOnDefault = async () => Number(await defaultHost.locator('td').nth(1).textContent());
+      const before = await tenantsOnDefault();
+      expect(before).toBeGreaterThanOrEqual(2);
+      expect(await defaultHost.locator('td').nth(6).textContent()).toBe('yes');
+
+      // The host is optional: the preselected choice leaves it to TENANT_PLACEMENT and sends no host.
+      const hostSelect = page.getByLabel('Host', { exact: true });
+      expect(await hostSelect.inputValue()).toBe('');
+      expect(await hostSelect.locator('option').allTextContents()).toEqual([
+        'Placement policy (default)',
+        'default',
+      ]);
       await page.getByLabel('Company name').fill('Bakery');
       await page.getByLabel('Tenant id (optional)').fill('bakery');
       await page.getByRole('button', { name: 'Create tenant' }).click();
       await page.getByRole('heading', { name: 'Created bakery' }).waitFor();
+      // The server says `named` when the request carries a host: `policy default` means none was sent.
+      await page.getByTestId('migration-result').getByText('Placed on default (policy default)').waitFor();
+      // Refreshed after the create: one more tenant on the default host.
+      await expect.poll(tenantsOnDefault).toBe(before + 1);
       await page.getByLabel('Search tenants').fill('bakery');
       await expect.poll(() => page.getByTestId('tenant-row').count()).toBe(1);
       const row = page.getByTestId('tenant-row');

@@ -19,6 +19,7 @@ export type Tenant = Json<paths['/cc/tenants']['get']['responses'][200]>['items'
 export type Job = Extract<Json<paths['/cc/jobs/{id}']['get']['responses'][200]>, { kind: 'migrate' }>;
 export type Migration = Json<paths['/cc/tenants/{id}/migrate']['post']['responses'][200]>;
 export type Drift = Json<paths['/cc/drift']['get']['responses'][200]>;
+export type Host = Json<paths['/cc/hosts']['get']['responses'][200]>['items'][number];
 
 /** GET /tasks/ with the defaults the schema lists as required. */
 export function taskQuery(query: Partial<TaskQuery>): TaskQuery {
