@@ -208,7 +208,7 @@ describe('restore failure safety', { timeout: 60_000 }, () => {
       runCli(['--configfile', configFile, '--action', 'restore', '--date', '2001-02-03']),
       runCli(['--configfile', configFile, '--action', 'restore', '--date', '2001-02-30x']),
     ]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2); // names no backup: exit 2 in every group (test/cli/exit-codes.test.ts)
     expect(result.stderr).toContain(
       `no complete whole-database backup of database ${core.database.name} on 2001-02-03`,
     );

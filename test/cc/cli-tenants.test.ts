@@ -66,9 +66,10 @@ describe('tenantry tenants (CLI in-process; SIGKILL spawns it)', { timeout: 120_
     expect(await core.registry.find(a)).toBeUndefined();
     const gone = await runCli(['tenants', 'show', a], env);
     const missingDelete = await runCli(['tenants', 'delete', a, '--confirm', a], env);
-    expect(gone.code).toBe(1);
+    // A tenant that does not exist is exit 2 in every command group (test/cli/exit-codes.test.ts).
+    expect(gone.code).toBe(2);
     expect(gone.stderr).toContain('does not exist');
-    expect(missingDelete.code).toBe(1);
+    expect(missingDelete.code).toBe(2);
   });
 
   it('--help on the group and every command exits 0 with usage', async () => {

@@ -407,13 +407,33 @@ describe('control center OpenAPI', () => {
   it('documents every route with an operationId and the shared problem schema', async () => {
     const app = await tenancyApp();
     const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
-    const operations = Object.entries(doc.paths as Record<string, Record<string, { operationId?: string }>>)
+    type Documented = {
+      operationId?: string;
+      responses?: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
+    };
+    const documented = Object.entries(doc.paths as Record<string, Record<string, Documented>>)
       .filter(([path]) => path.startsWith('/cc') || path === '/create' || path === '/upgrade')
-      .flatMap(([, methods]) => Object.values(methods).map((operation) => operation.operationId));
+      .flatMap(([, methods]) => Object.values(methods));
+    const operations = documented.map((operation) => operation.operationId);
+    // Every error answer of the control center is the shared problem document.
+    const notProblem = documented.flatMap((operation) =>
+      Object.entries(operation.responses ?? {})
+        .filter(([status]) => /^[45]\d\d$/.test(status))
+        .filter(([, response]) => {
+          const media = Object.values(response.content ?? {});
+          return media.length === 0 || media.some((m) => m.schema?.$ref !== '#/components/schemas/Problem');
+        })
+        .map(([status]) => `${operation.operationId} ${status}`),
+    );
+    expect(notProblem).toEqual([]);
+    expect(
+      documented.every((operation) => Object.keys(operation.responses ?? {}).some((s) => /^4/.test(s))),
+    ).toBe(true);
     expect(operations.sort()).toEqual(
       [
         'cc.drift',
         'cc.fleet.migrate',
+        'cc.hosts.list',
         'cc.jobs.cancel',
         'cc.jobs.list',
         'cc.jobs.resume',

@@ -14,11 +14,27 @@ import {
   createList,
   createTag,
   createTask,
-  ok,
+  ok as okWithVersions,
   type PageJson,
   type TaskJson,
 } from '../todo/support.ts';
 import { Replica, syncPage } from './support.ts';
+
+/**
+ * The answers without `version`: the row version behind ETag/If-Match (issue 19) is concurrency state a
+ * client reads with GET before a conditional write; the feed carries the entities' data, not it.
+ */
+function withoutVersions<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutVersions) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) if (key !== 'version') copy[key] = withoutVersions(item);
+  return copy as T;
+}
+const ok = async <T = Record<string, unknown>>(
+  response: Parameters<typeof okWithVersions>[0],
+  status?: number,
+): Promise<T> => withoutVersions(await okWithVersions<T>(response, status));
 
 const context = await usersApp();
 const { app } = context;

@@ -90,7 +90,11 @@ describe('Citus schema-based sharding compatibility', { timeout: 120_000 }, () =
       );
       CREATE VIEW neighbour_users AS SELECT email FROM ${other}.users;
       CREATE FUNCTION neighbour_count() RETURNS bigint LANGUAGE plpgsql
-        AS $$ BEGIN RETURN (SELECT count(*) FROM ${other}.users); END $$;`;
+        AS $$ BEGIN RETURN (SELECT count(*) FROM ${other}.users); END $$;
+      CREATE FUNCTION registry_dynamic() RETURNS void LANGUAGE plpgsql
+        AS $$ BEGIN EXECUTE 'DELETE FROM tenantry.jobs WHERE false'; END $$;
+      CREATE FUNCTION actor_setting() RETURNS text LANGUAGE plpgsql
+        AS $$ BEGIN RETURN current_setting('tenantry.actor', true); END $$;`;
     const schemas = await schemasOf(db);
     expect(qualifiedReferences(badRevision, schemas, await extensionObjectsInPublic(db))).toEqual(
       expect.arrayContaining(['public.shared_counter', 'public.tenants', `${other}.users`]),
@@ -117,8 +121,12 @@ describe('Citus schema-based sharding compatibility', { timeout: 120_000 }, () =
             expect.stringMatching(
               new RegExp(`^function ${scratch}\\.neighbour_count\\(\\) names schema ${other}$`),
             ),
+            // Dynamic SQL in a string literal is still a reference…
+            `function ${scratch}.registry_dynamic() names schema tenantry`,
           ]),
         );
+        // …but a custom setting's name (`tenantry.actor`) is a session variable, not a schema.
+        expect(problems.filter((problem) => problem.includes('actor_setting'))).toEqual([]);
         // Rolled back: the scratch schema and the shared sequence leave nothing behind.
         throw new RollBack();
       })

@@ -38,13 +38,11 @@ async function row(tenantId: string) {
 }
 
 /** A user and a task in the tenant, so the last revision's tables hold rows. */
-async function withTask(tenantId: string): Promise<void> {
+/** A row in a table of the head revision (webhooks), so that downgrading one step would drop data. */
+async function withData(tenantId: string): Promise<void> {
   await sql`
-    WITH u AS (
-      INSERT INTO ${sql.id(tenantId, 'users')} (email, role_id)
-      SELECT 'a@example.com', id FROM ${sql.id(tenantId, 'roles')} WHERE name = 'OWNER' RETURNING id
-    )
-    INSERT INTO ${sql.id(tenantId, 'tasks')} (title, author_id) SELECT 'keep me', id FROM u`.execute(db);
+    INSERT INTO ${sql.id(tenantId, 'webhooks')} (url, event_types, secret, delivered_through)
+    VALUES ('https://hooks.example.com/keep', '{task.*}', 'whsec_test', 0)`.execute(db);
 }
 
 describe('pinned after a downgrade', () => {
@@ -85,18 +83,18 @@ describe('pinned after a downgrade', () => {
 describe('a downgrade that drops data', () => {
   it('is refused without confirmation, naming tables and row counts; nothing changes', async () => {
     await core.tenants.create({ name: 'Data', tenantId: 'pin_data' });
-    await withTask('pin_data');
+    await withData('pin_data');
     const before = await catalogSnapshot(db, 'pin_data');
     const error = await downgradeTenant(core, 'pin_data', { steps: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DataLossError);
-    expect((error as DataLossError).drops).toEqual([{ table: 'tasks', column: null, rows: 1 }]);
-    expect((error as Error).message).toMatch(/would drop table tasks \(1 rows\); nothing was changed/);
+    expect((error as DataLossError).drops).toEqual([{ table: 'webhooks', column: null, rows: 1 }]);
+    expect((error as Error).message).toMatch(/would drop table webhooks \(1 rows\); nothing was changed/);
     expect(await catalogSnapshot(db, 'pin_data')).toEqual(before);
     expect(await row('pin_data')).toMatchObject({ revision: head, pinned_at: null, migration_status: 'ok' });
 
     // A dry run shows what would go; confirmed, it goes.
     const dry = await downgradeTenant(core, 'pin_data', { steps: 1, dryRun: true });
-    expect(dry.drops).toEqual([{ table: 'tasks', column: null, rows: 1 }]);
+    expect(dry.drops).toEqual([{ table: 'webhooks', column: null, rows: 1 }]);
     expect(await catalogSnapshot(db, 'pin_data')).toEqual(before);
     const done = await downgradeTenant(core, 'pin_data', { steps: 1, allowDataLoss: true });
     expect(done.to).toBe(revisions.at(-2));
@@ -147,8 +145,8 @@ describe('a downgrade that drops data', () => {
     await core.tenants.create({ name: 'Fleet a', tenantId: 'pin_fa' });
     await core.tenants.create({ name: 'Fleet b', tenantId: 'pin_fb' });
     await core.tenants.create({ name: 'Fleet c', tenantId: 'pin_fc' });
-    await withTask('pin_fb');
-    await withTask('pin_fc');
+    await withData('pin_fb');
+    await withData('pin_fc');
     const report = await downgradeFleet(core.hosts, core.registry, core.tenantRunner, {
       steps: 1,
       tenants: ['pin_fa', 'pin_fb', 'pin_fc'],

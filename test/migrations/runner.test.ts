@@ -128,7 +128,7 @@ describe('upgrade and downgrade', () => {
     const result = await runner.upgrade(target(schema), { to: revisions[0]!.slice(0, 5) });
     expect(result.steps.map((s) => s.revision)).toEqual([revisions[0]]);
     await runner.upgrade(target(schema));
-    const down = await runner.downgrade(target(schema), { to: revisions[0]! });
+    const down = await runner.downgrade(target(schema), { to: revisions[0]!, allowDataLoss: true });
     expect(down.to).toBe(revisions[0]);
     expect(await versionRows(schema)).toEqual([revisions[0]]);
   });

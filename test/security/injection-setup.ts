@@ -6,8 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { sql } from 'kysely';
 import { expect } from 'vitest';
 import type { App } from '../../src/app.ts';
+import { DEFAULT_HOST } from '../../src/db/hosts.ts';
 import { randomIp } from '../accounts/helpers.ts';
 import { ADMIN } from '../helpers/core.ts';
 import { type TenantUsers, tenantWithUsers, usersApp } from '../helpers/tenant-users.ts';
@@ -15,6 +17,7 @@ import { asText, encode } from './payloads.ts';
 import {
   concreteUrl,
   type DatabaseSnapshot,
+  databaseSnapshot,
   exampleOf,
   type Operation,
   openApi,
@@ -55,6 +58,25 @@ export function expectCatalogUnchanged(after: DatabaseSnapshot, before: Database
   for (const schema of before.schemas) expect(after.catalog[schema], schema).toEqual(before.catalog[schema]);
 }
 
+/**
+ * The job runner's cron scheduler (graphile-worker) stamps each crontab's last execution in
+ * `_private_known_crontabs` every time the schedule fires, on a timer and whatever the requests did: its
+ * contents are the scheduler's bookkeeping, so only its row count (one row per known crontab) is kept.
+ * Every other table, change_events included (a refused request must not record a change), keeps its
+ * count and content hash.
+ */
+const TIMER_BOOKKEEPING = ['graphile_worker._private_known_crontabs'];
+
+/** `databaseSnapshot` without the contents of the tables the server rewrites on a timer. */
+export async function stillSnapshot(app: App): Promise<DatabaseSnapshot> {
+  const snapshot = await databaseSnapshot(app);
+  for (const table of TIMER_BOOKKEEPING) {
+    const value = snapshot.rows[table];
+    if (value !== undefined) snapshot.rows[table] = value.split(':')[0]!;
+  }
+  return snapshot;
+}
+
 /** Fresh uuids in place of every tenant-object id (writes aimed there find nothing). */
 export function unknownIds(ids: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = { ...ids };
@@ -85,12 +107,57 @@ export interface InjectionFixture {
 }
 
 export async function injectionFixture(): Promise<InjectionFixture> {
-  const context = await usersApp();
+  // The fixture webhook points at a loopback URL, so creating it needs no DNS.
+  const context = await usersApp({ env: { WEBHOOK_ALLOW_PRIVATE: 'true' } });
   const { app } = context;
+
+  /**
+   * One object of every integration kind: a personal API token, a webhook (disabled at once and
+   * subscribed to no real event type, so no delivery job runs) and a logged delivery of it (only the
+   * job runner writes deliveries, so the fixture inserts the row itself).
+   */
+  async function seedIntegrations(users: TenantUsers): Promise<Record<string, string>> {
+    const { headers } = users.owner;
+    const token = await app.inject({
+      method: 'POST',
+      url: '/tokens/',
+      headers,
+      payload: { name: 'Secret CI token', scopes: ['TASK_VIEW'] },
+    });
+    expect(token.statusCode, `/tokens/: ${token.body}`).toBe(201);
+    const hook = await app.inject({
+      method: 'POST',
+      url: '/webhooks',
+      headers,
+      payload: { url: 'http://127.0.0.1:9/secret-hook', event_types: ['none.none'] },
+    });
+    expect(hook.statusCode, `/webhooks: ${hook.body}`).toBe(201);
+    const webhook = hook.json<{ uuid: string }>().uuid;
+    const disabled = await app.inject({
+      method: 'PATCH',
+      url: `/webhooks/${webhook}`,
+      headers,
+      payload: { enabled: false },
+    });
+    expect(disabled.statusCode, `PATCH /webhooks/${webhook}: ${disabled.body}`).toBe(200);
+    const delivery = await sql<{ uuid: string }>`
+      INSERT INTO ${sql.table(`${users.tenant}.webhook_deliveries`)}
+             (webhook_id, event_id, event_type, attempt, succeeded, status_code, duration_ms)
+      SELECT id, 1, 'task.created', 1, true, 200, 5
+        FROM ${sql.table(`${users.tenant}.webhooks`)} WHERE uuid = ${webhook}
+      RETURNING uuid`.execute(app.core.hosts.db(DEFAULT_HOST));
+    expect(delivery.rows).toHaveLength(1);
+    return {
+      tokens: token.json<{ uuid: string }>().uuid,
+      webhooks: webhook,
+      delivery: delivery.rows[0]!.uuid,
+    };
+  }
 
   async function seed(users: TenantUsers): Promise<Record<string, string>> {
     return {
       ...(await seedOneOfEach(app, users)),
+      ...(await seedIntegrations(users)),
       // Control center ids: an unknown tenant and job, so no cc request can change a real tenant.
       id: 'no_such_tenant',
       tenant_id: 'no_such_tenant',

@@ -15,10 +15,10 @@ import { PUBLIC } from '../../src/auth/permissions.ts';
 import { linkToken, mailTo, PASSWORD, randomIp } from '../accounts/helpers.ts';
 import { ADMIN } from '../helpers/core.ts';
 import { type TenantUsers, tenantWithUsers, usersApp } from '../helpers/tenant-users.ts';
+import { bodyExample, ISOLATION_ENV, seedIntegrations } from './isolation-ids.ts';
 import {
   concreteUrl,
   databaseSnapshot,
-  exampleOf,
   type Operation,
   openApi,
   operationFor,
@@ -27,7 +27,7 @@ import {
   seedOneOfEach,
 } from './support.ts';
 
-const context = await usersApp();
+const context = await usersApp({ env: { ...ISOLATION_ENV } });
 const { app } = context;
 let a: TenantUsers;
 let b: TenantUsers;
@@ -37,7 +37,13 @@ const domainOf = (users: TenantUsers) => `${users.tenant.replaceAll('_', '-')}.e
 
 beforeAll(async () => {
   [a, b] = await Promise.all([tenantWithUsers(context), tenantWithUsers(context)]);
-  [idsOfB] = await Promise.all([seedOneOfEach(app, b), seedOneOfEach(app, a)]);
+  const [seededB, integrationsOfB] = await Promise.all([
+    seedOneOfEach(app, b),
+    seedIntegrations(app, b),
+    seedOneOfEach(app, a),
+    seedIntegrations(app, a),
+  ]);
+  idsOfB = { ...seededB, ...integrationsOfB };
   ops = operations(await openApi(app));
   for (const users of [a, b]) {
     const added = await app.inject({
@@ -65,7 +71,7 @@ function requestFor(route: TenantRouteInfo, headers: Record<string, string>): In
     url: concreteUrl(route.url, idsOfB),
     headers,
   };
-  if (op.bodyType === 'application/json') request.payload = exampleOf(op.body ?? {}) as object;
+  if (op.bodyType === 'application/json') request.payload = bodyExample(op.body ?? {}) as object;
   else if (op.bodyType === 'text/csv') {
     request.payload = 'email;first_name;last_name\r\nprobe@example.com;P;Q\r\n';
     request.headers = { ...headers, 'content-type': 'text/csv' };

@@ -14,10 +14,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { TenantRouteInfo } from '../../src/auth/auth-plugin.ts';
 import { AUTHENTICATED, PUBLIC } from '../../src/auth/permissions.ts';
 import { type TenantUsers, tenantWithUsers, usersApp } from '../helpers/tenant-users.ts';
+import { bodyExample, ISOLATION_ENV, seedIntegrations } from './isolation-ids.ts';
 import {
   concreteUrl,
   databaseSnapshot,
-  exampleOf,
   type Operation,
   openApi,
   operationFor,
@@ -26,7 +26,7 @@ import {
   seedOneOfEach,
 } from './support.ts';
 
-const context = await usersApp();
+const context = await usersApp({ env: { ...ISOLATION_ENV } });
 const { app } = context;
 let a: TenantUsers;
 let b: TenantUsers;
@@ -36,7 +36,13 @@ let ops: Operation[];
 
 beforeAll(async () => {
   [a, b] = await Promise.all([tenantWithUsers(context), tenantWithUsers(context)]);
-  [idsOfB] = await Promise.all([seedOneOfEach(app, b), seedOneOfEach(app, a)]);
+  const [seededB, integrationsOfB] = await Promise.all([
+    seedOneOfEach(app, b),
+    seedIntegrations(app, b),
+    seedOneOfEach(app, a),
+    seedIntegrations(app, a),
+  ]);
+  idsOfB = { ...seededB, ...integrationsOfB };
   ops = operations(await openApi(app));
 });
 
@@ -50,7 +56,7 @@ function requestFor(route: TenantRouteInfo, headers: Record<string, string>): In
     url: concreteUrl(route.url, idsOfB),
     headers,
   };
-  if (op.bodyType === 'application/json') request.payload = exampleOf(op.body ?? {}) as object;
+  if (op.bodyType === 'application/json') request.payload = bodyExample(op.body ?? {}) as object;
   else if (op.bodyType === 'text/csv') {
     request.payload = 'email;first_name;last_name\r\nprobe@example.com;P;Q\r\n';
     request.headers = { ...headers, 'content-type': 'text/csv' };
