@@ -274,7 +274,8 @@ async function runAll(blocks: Block[], folder: string, port: number): Promise<Ou
   const outcomes: Outcome[] = [];
   for (const { block, step, id } of order) {
     const text = (await readFile(path.join(out, `${id}.out`), 'utf8')).replaceAll(`:${port}`, ':8000');
-    const actual = text.replace(/\n$/, '').split('\n');
+    // Trailing blank lines (a usage text's last newline) are not something a reader can see.
+    const actual = text.replace(/\n+$/, '').split('\n');
     const exitCode = Number((await readFile(path.join(out, `${id}.rc`), 'utf8')).trim());
     outcomes.push({ block, step, actual: text === '' ? [] : actual, exitCode });
   }
