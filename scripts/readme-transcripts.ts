@@ -22,12 +22,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import { openDefaultDatabase } from '../src/db/default-database.ts';
+import { freePort } from '../src/db/embedded.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const README = path.join(ROOT, 'README.md');
@@ -171,16 +171,6 @@ function readerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { LANG: 'C.UTF-8' };
   for (const name of keep) if (process.env[name] !== undefined) env[name] = process.env[name];
   return { ...env, ...extra };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
-  });
 }
 
 /** A folder that looks like a checkout (the project's files linked in) with its own empty `.data`. */

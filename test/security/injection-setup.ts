@@ -13,6 +13,7 @@ import { DEFAULT_HOST } from '../../src/db/hosts.ts';
 import { randomIp } from '../accounts/helpers.ts';
 import { ADMIN } from '../helpers/core.ts';
 import { type TenantUsers, tenantWithUsers, usersApp } from '../helpers/tenant-users.ts';
+import { ISOLATION_ENV, seedIntegrations } from './isolation-ids.ts';
 import { asText, encode } from './payloads.ts';
 import {
   concreteUrl,
@@ -108,56 +109,13 @@ export interface InjectionFixture {
 
 export async function injectionFixture(): Promise<InjectionFixture> {
   // The fixture webhook points at a loopback URL, so creating it needs no DNS.
-  const context = await usersApp({ env: { WEBHOOK_ALLOW_PRIVATE: 'true' } });
+  const context = await usersApp({ env: ISOLATION_ENV });
   const { app } = context;
-
-  /**
-   * One object of every integration kind: a personal API token, a webhook (disabled at once and
-   * subscribed to no real event type, so no delivery job runs) and a logged delivery of it (only the
-   * job runner writes deliveries, so the fixture inserts the row itself).
-   */
-  async function seedIntegrations(users: TenantUsers): Promise<Record<string, string>> {
-    const { headers } = users.owner;
-    const token = await app.inject({
-      method: 'POST',
-      url: '/tokens/',
-      headers,
-      payload: { name: 'Secret CI token', scopes: ['TASK_VIEW'] },
-    });
-    expect(token.statusCode, `/tokens/: ${token.body}`).toBe(201);
-    const hook = await app.inject({
-      method: 'POST',
-      url: '/webhooks',
-      headers,
-      payload: { url: 'http://127.0.0.1:9/secret-hook', event_types: ['none.none'] },
-    });
-    expect(hook.statusCode, `/webhooks: ${hook.body}`).toBe(201);
-    const webhook = hook.json<{ uuid: string }>().uuid;
-    const disabled = await app.inject({
-      method: 'PATCH',
-      url: `/webhooks/${webhook}`,
-      headers,
-      payload: { enabled: false },
-    });
-    expect(disabled.statusCode, `PATCH /webhooks/${webhook}: ${disabled.body}`).toBe(200);
-    const delivery = await sql<{ uuid: string }>`
-      INSERT INTO ${sql.table(`${users.tenant}.webhook_deliveries`)}
-             (webhook_id, event_id, event_type, attempt, succeeded, status_code, duration_ms)
-      SELECT id, 1, 'task.created', 1, true, 200, 5
-        FROM ${sql.table(`${users.tenant}.webhooks`)} WHERE uuid = ${webhook}
-      RETURNING uuid`.execute(app.core.hosts.db(DEFAULT_HOST));
-    expect(delivery.rows).toHaveLength(1);
-    return {
-      tokens: token.json<{ uuid: string }>().uuid,
-      webhooks: webhook,
-      delivery: delivery.rows[0]!.uuid,
-    };
-  }
 
   async function seed(users: TenantUsers): Promise<Record<string, string>> {
     return {
       ...(await seedOneOfEach(app, users)),
-      ...(await seedIntegrations(users)),
+      ...(await seedIntegrations(app, users)),
       // Control center ids: an unknown tenant and job, so no cc request can change a real tenant.
       id: 'no_such_tenant',
       tenant_id: 'no_such_tenant',
